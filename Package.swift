@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "upsign",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "upsign", targets: ["upsign"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // System libraries, reached only through their Swift wrappers.
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Swift over COpenSSL: HMAC, digests, base64, hex, constant-time compare, random bytes.
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        // Flat JSON: a strict reader for request bodies and credential files, an escaping writer.
+        .target(name: "JSONText"),
+        // The pure signing core: policy documents, conditions, key templates, store signers.
+        .target(name: "PostPolicy", dependencies: ["Crypto", "JSONText"]),
+        // CGI request/response values shared by the FastCGI loop and the application.
+        .target(name: "CGI"),
+        // The libfcgi responder loop: listener, worker threads, shutdown.
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI"]),
+        // The application: configuration, credentials, profiles, routes, response formats.
+        .target(
+            name: "Upsign",
+            dependencies: [
+                "CGI", "Crypto", "JSONText", "PostPolicy",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "upsign",
+            dependencies: [
+                "FastCGI", "Upsign", "CGI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
+        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
+        .testTarget(name: "UpsignTests", dependencies: ["Upsign", "CGI", "PostPolicy"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,90 @@
+/// Builds compact JSON text by appending into one UTF-8 buffer, keys in the order written.
+///
+/// Used for policy documents and responses, where the byte-exact output matters (a policy is signed
+/// as written) and the shapes are fixed, so a general encoder would only add cost.
+public struct JSONWriter: Sendable {
+    /// The JSON text written so far, as UTF-8.
+    public private(set) var bytes: [UInt8]
+    private var needsComma = false
+
+    /// Creates an empty writer with room for `capacity` bytes.
+    public init(capacity: Int = 512) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// The JSON text written so far.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Opens an object (`{`).
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    /// Closes an object (`}`).
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    /// Opens an array (`[`).
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    /// Closes an array (`]`).
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    /// Writes an object key; the next value written is its value.
+    public mutating func key(_ name: String) {
+        separate()
+        JSONWriter.appendQuoted(name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes a string value.
+    public mutating func string(_ value: String) {
+        separate()
+        JSONWriter.appendQuoted(value, to: &bytes)
+        needsComma = true
+    }
+
+    /// Writes an integer value.
+    public mutating func integer(_ value: some BinaryInteger) {
+        separate()
+        bytes.append(contentsOf: String(value).utf8)
+        needsComma = true
+    }
+
+    /// Writes `true` or `false`.
+    public mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        needsComma = true
+    }
+
+    /// Writes `"name": "value"`.
+    public mutating func field(_ name: String, _ value: String) {
+        key(name)
+        string(value)
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `value` as a quoted JSON string: `"` and `\` escaped, control characters as `\uXXXX`
+    /// (or their short forms), everything else as UTF-8. `<`, `>` and `&` are escaped too, so the
+    /// text can be embedded in HTML safely.
+    public static func appendQuoted(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0x00..<0x20, 0x7F, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,165 @@
+/// An instant in whole seconds since 1970-01-01T00:00:00Z, with the UTC renderings that signed
+/// policies use. Pure arithmetic: no formatter objects, no time zones, no locale.
+public struct Timestamp: Sendable, Hashable, Comparable {
+    /// Seconds since the Unix epoch (UTC).
+    public var secondsSince1970: Int64
+
+    /// Creates the instant `secondsSince1970` seconds after the epoch.
+    public init(secondsSince1970: Int64) { self.secondsSince1970 = secondsSince1970 }
+
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.secondsSince1970 < b.secondsSince1970 }
+
+    /// The instant `seconds` later.
+    public func adding(seconds: Int64) -> Timestamp { Timestamp(secondsSince1970: secondsSince1970 + seconds) }
+
+    /// The UTC calendar fields of this instant.
+    public var utc: UTCDateTime { UTCDateTime(self) }
+
+    /// `2026-11-29T12:00:00.000Z`: ISO 8601 in UTC with milliseconds, as OSS and S3 policies want.
+    public var iso8601Milliseconds: String { iso8601(millisecond: 0) }
+
+    /// ISO 8601 in UTC with the given millisecond (0...999) appended to this whole second.
+    public func iso8601(millisecond: Int) -> String {
+        let t = utc
+        var s = [UInt8]()
+        s.reserveCapacity(24)
+        Self.append(t.year, width: 4, to: &s); s.append(UInt8(ascii: "-"))
+        Self.append(t.month, width: 2, to: &s); s.append(UInt8(ascii: "-"))
+        Self.append(t.day, width: 2, to: &s); s.append(UInt8(ascii: "T"))
+        Self.append(t.hour, width: 2, to: &s); s.append(UInt8(ascii: ":"))
+        Self.append(t.minute, width: 2, to: &s); s.append(UInt8(ascii: ":"))
+        Self.append(t.second, width: 2, to: &s); s.append(UInt8(ascii: "."))
+        Self.append(min(max(millisecond, 0), 999), width: 3, to: &s); s.append(UInt8(ascii: "Z"))
+        return String(decoding: s, as: UTF8.self)
+    }
+
+    /// `20261129`: the date part of V4 credential scopes.
+    public var compactDate: String {
+        let t = utc
+        var s = [UInt8]()
+        Self.append(t.year, width: 4, to: &s)
+        Self.append(t.month, width: 2, to: &s)
+        Self.append(t.day, width: 2, to: &s)
+        return String(decoding: s, as: UTF8.self)
+    }
+
+    /// `20261129T120000Z`: the V4 request date (`x-oss-date`, `x-amz-date`).
+    public var compactDateTime: String {
+        let t = utc
+        var s = [UInt8]()
+        Self.append(t.year, width: 4, to: &s)
+        Self.append(t.month, width: 2, to: &s)
+        Self.append(t.day, width: 2, to: &s)
+        s.append(UInt8(ascii: "T"))
+        Self.append(t.hour, width: 2, to: &s)
+        Self.append(t.minute, width: 2, to: &s)
+        Self.append(t.second, width: 2, to: &s)
+        s.append(UInt8(ascii: "Z"))
+        return String(decoding: s, as: UTF8.self)
+    }
+
+    static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+        var v = value < 0 ? 0 : value
+        var i = width - 1
+        while i >= 0 {
+            digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+            i -= 1
+        }
+        out.append(contentsOf: digits)
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC only); nil for anything else.
+    public init?(iso8601 text: String) {
+        let b = Array(text.utf8)
+        func num(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var v = 0
+            for c in b[from..<from + count] {
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+                v = v * 10 + Int(c - UInt8(ascii: "0"))
+            }
+            return v
+        }
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let year = num(0, 4), let month = num(5, 2), let day = num(8, 2),
+            let hour = num(11, 2), let minute = num(14, 2), let second = num(17, 2)
+        else { return nil }
+        var i = 19
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            let start = i
+            while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") { i += 1 }
+            guard i > start else { return nil }
+        }
+        guard i == b.count - 1, b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") else { return nil }
+        guard (1...12).contains(month), hour < 24, minute < 60, second < 60,
+            day >= 1, day <= UTCDateTime.daysIn(month: month, year: year)
+        else { return nil }
+        let days = UTCDateTime.daysFromCivil(year: year, month: month, day: day)
+        self.init(secondsSince1970: Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second))
+    }
+}
+
+/// Calendar fields of a `Timestamp` in UTC (proleptic Gregorian).
+public struct UTCDateTime: Sendable, Equatable {
+    /// Four-digit year.
+    public let year: Int
+    /// 1...12.
+    public let month: Int
+    /// 1...31.
+    public let day: Int
+    /// 0...23.
+    public let hour: Int
+    /// 0...59.
+    public let minute: Int
+    /// 0...59.
+    public let second: Int
+
+    /// Splits `t` into UTC calendar fields.
+    public init(_ t: Timestamp) {
+        let s = t.secondsSince1970
+        var days = s / 86_400
+        var rem = s % 86_400
+        if rem < 0 { rem += 86_400; days -= 1 }
+        (year, month, day) = UTCDateTime.civilFromDays(Int(days))
+        hour = Int(rem / 3600)
+        minute = Int(rem % 3600 / 60)
+        second = Int(rem % 60)
+    }
+
+    // Howard Hinnant's days_from_civil / civil_from_days (public-domain algorithms).
+    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import CGI
+import JSONText
+
+/// An error answered to the client: an HTTP status, a stable machine-readable code and a sentence.
+/// The one place errors become responses (`response`), so every error has the same JSON shape:
+/// `{"error":{"code":"...","message":"..."}}`. Messages never carry secrets.
+public struct APIError: Error, Sendable, Equatable {
+    /// The HTTP status.
+    public let status: Int
+    /// A stable code clients can branch on (`identity_required`, `size_out_of_range`, ...).
+    public let code: String
+    /// A sentence for the developer reading the response.
+    public let message: String
+    /// Extra headers (`Allow` on 405).
+    public var headers: [(name: String, value: String)] = []
+
+    /// Creates an error.
+    public init(status: Int, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public static func == (a: APIError, b: APIError) -> Bool {
+        a.status == b.status && a.code == b.code && a.message == b.message
+    }
+
+    /// 400 `invalid_request`: the request could not be read.
+    public static func invalidRequest(_ message: String) -> APIError { APIError(status: 400, code: "invalid_request", message: message) }
+    /// 400 `missing_parameter`.
+    public static func missingParameter(_ name: String, _ why: String) -> APIError {
+        APIError(status: 400, code: "missing_parameter", message: "parameter '\(name)' is required: \(why)")
+    }
+    /// 400 `extension_not_allowed`.
+    public static func extensionNotAllowed(_ allowed: [String]) -> APIError {
+        APIError(status: 400, code: "extension_not_allowed", message: "the file name's extension is not allowed; allowed: \(allowed.joined(separator: ", "))")
+    }
+    /// 400 `content_type_not_allowed`.
+    public static func contentTypeNotAllowed(_ allowed: [String]) -> APIError {
+        APIError(status: 400, code: "content_type_not_allowed", message: "contentType is not allowed; allowed: \(allowed.joined(separator: ", "))")
+    }
+    /// 400 `size_out_of_range`.
+    public static func sizeOutOfRange(_ range: ClosedRange<Int64>) -> APIError {
+        APIError(status: 400, code: "size_out_of_range", message: "size must be between \(range.lowerBound) and \(range.upperBound) bytes")
+    }
+    /// 400 `invalid_identity`: the web server passed a user name upsign will not put in a key.
+    public static func invalidIdentity(_ why: String) -> APIError { APIError(status: 400, code: "invalid_identity", message: "the authenticated user name is not usable: \(why)") }
+    /// 401 `identity_required`.
+    public static let identityRequired = APIError(status: 401, code: "identity_required", message: "this profile needs an authenticated user, and none was passed")
+    /// 404 `not_found`.
+    public static let notFound = APIError(status: 404, code: "not_found", message: "no such route")
+    /// 404 `unknown_profile`.
+    public static let unknownProfile = APIError(status: 404, code: "unknown_profile", message: "no such upload profile")
+    /// 405 `method_not_allowed`, with the `Allow` header.
+    public static func methodNotAllowed(_ allowed: [String]) -> APIError {
+        var e = APIError(status: 405, code: "method_not_allowed", message: "use \(allowed.joined(separator: " or "))")
+        e.headers = [("Allow", allowed.joined(separator: ", "))]
+        return e
+    }
+    /// 413 `body_too_large`.
+    public static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(status: 413, code: "body_too_large", message: "the request body is larger than \(limit) bytes")
+    }
+    /// 415 `unsupported_media_type`.
+    public static let unsupportedMediaType = APIError(
+        status: 415, code: "unsupported_media_type",
+        message: "send parameters in the query string, as application/x-www-form-urlencoded or as a JSON object")
+    /// 503 `credentials_unavailable`.
+    public static let credentialsUnavailable = APIError(
+        status: 503, code: "credentials_unavailable", message: "the storage credentials for this profile are not available")
+    /// 500 `internal_error`: only for faults of the machine (no randomness), never for input.
+    public static let internalError = APIError(status: 500, code: "internal_error", message: "internal error")
+
+    /// The JSON error response.
+    public var response: CGIResponse {
+        var w = JSONWriter(capacity: 128)
+        w.beginObject()
+        w.key("error")
+        w.beginObject()
+        w.field("code", code)
+        w.field("message", message)
+        w.endObject()
+        w.endObject()
+        return CGIResponse(status: status, headers: JSONResponse.headers + headers, body: w.bytes)
+    }
+}
+
+/// Headers and construction of JSON responses.
+enum JSONResponse {
+    /// Every JSON answer: its type, and never cached (a policy is a short-lived credential).
+    static let headers: [(name: String, value: String)] = [
+        ("Content-Type", "application/json"),
+        ("Cache-Control", "no-store"),
+    ]
+
+    /// A 200 response with `body`.
+    static func ok(_ body: [UInt8]) -> CGIResponse {
+        CGIResponse(status: 200, headers: headers, body: body)
+    }
+}

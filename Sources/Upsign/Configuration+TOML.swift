@@ -1,0 +1,290 @@
+import PostPolicy
+import TOMLKit
+
+extension Configuration {
+    /// Parses and validates TOML text, collecting every problem rather than stopping at the first.
+    public static func parse(toml text: String) throws(ConfigurationError) -> Configuration {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(problems: [
+                .init(path: "file", message: "line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+            ])
+        } catch {
+            throw ConfigurationError(problems: [.init(path: "file", message: "not valid TOML")])
+        }
+        var reader = TableReader()
+        let configuration = reader.configuration(root)
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return configuration
+    }
+
+    /// Reads and parses the file at `path`.
+    public static func load(path: String) throws(ConfigurationError) -> Configuration {
+        let text: String
+        do {
+            text = try FileText.read(path, limit: 1 << 20)
+        } catch {
+            throw ConfigurationError(problems: [.init(path: "file", message: "\(path): \(error)")])
+        }
+        return try parse(toml: text)
+    }
+}
+
+/// Walks the TOML tree, converting values and recording problems with their paths.
+private struct TableReader {
+    var problems: [ConfigurationError.Problem] = []
+
+    mutating func problem(_ path: String, _ message: String) {
+        problems.append(.init(path: path, message: message))
+    }
+
+    mutating func checkKeys(_ table: TOMLTable, _ path: String, allowed: Set<String>) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            problem(path.isEmpty ? key : "\(path).\(key)", "unknown key")
+        }
+    }
+
+    mutating func string(_ table: TOMLTable, _ key: String, _ path: String) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let s = value.string else { problem("\(path).\(key)", "must be a string"); return nil }
+        return s
+    }
+
+    mutating func int(_ table: TOMLTable, _ key: String, _ path: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let n = value.int else { problem("\(path).\(key)", "must be an integer"); return nil }
+        guard range.contains(n) else {
+            problem("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return n
+    }
+
+    mutating func bool(_ table: TOMLTable, _ key: String, _ path: String) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let b = value.bool else { problem("\(path).\(key)", "must be true or false"); return nil }
+        return b
+    }
+
+    mutating func strings(_ table: TOMLTable, _ key: String, _ path: String) -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { problem("\(path).\(key)", "must be an array of strings"); return nil }
+        var out: [String] = []
+        for (i, element) in array.enumerated() {
+            guard let s = element.string else { problem("\(path).\(key)[\(i)]", "must be a string"); continue }
+            out.append(s)
+        }
+        return out
+    }
+
+    mutating func configuration(_ root: TOMLTable) -> Configuration {
+        checkKeys(root, "", allowed: ["server", "profiles"])
+        var server = ServerSettings()
+        if let value = root["server"] {
+            if let table = value.table {
+                server = serverSettings(table)
+            } else {
+                problem("server", "must be a table")
+            }
+        }
+        var profiles: [String: Profile] = [:]
+        if let value = root["profiles"] {
+            if let table = value.table {
+                for name in table.keys.sorted() {
+                    let path = "profiles.\(name)"
+                    guard Self.isProfileName(name) else {
+                        problem(path, "profile names use letters, digits, '-' and '_' (at most 64)")
+                        continue
+                    }
+                    guard let t = table[name]?.table else { problem(path, "must be a table"); continue }
+                    if let p = profile(name, t, path) { profiles[name] = p }
+                }
+            } else {
+                problem("profiles", "must be a table of profiles")
+            }
+        }
+        if profiles.isEmpty && problems.allSatisfy({ !$0.path.hasPrefix("profiles.") }) {
+            problem("profiles", "at least one profile is needed")
+        }
+        if let name = server.defaultProfile, profiles[name] == nil,
+            problems.allSatisfy({ $0.path != "profiles.\(name)" && !$0.path.hasPrefix("profiles.\(name).") })
+        {
+            problem("server.default_profile", "no profile named '\(name)'")
+        }
+        return Configuration(server: server, profiles: profiles)
+    }
+
+    static func isProfileName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64
+            && s.utf8.allSatisfy { Self.isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+    }
+
+    static func isAlnum(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+    }
+
+    mutating func serverSettings(_ t: TOMLTable) -> ServerSettings {
+        let path = "server"
+        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile"])
+        var s = ServerSettings()
+        if var base = string(t, "base_path", path) {
+            while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+            if !base.hasPrefix("/") || base.contains("?") || base.contains("#") || base.contains(" ") {
+                problem("\(path).base_path", "must be a path starting with '/' (no query, fragment or spaces)")
+            } else {
+                s.basePath = base == "/" ? "" : base
+            }
+        }
+        if let name = string(t, "identity_param", path) {
+            if name.isEmpty || name.utf8.count > 64
+                || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") })
+            {
+                problem("\(path).identity_param", "must be a FastCGI param name (letters, digits, '_')")
+            } else {
+                s.identityParam = name
+            }
+        }
+        if let n = int(t, "threads", path, 1...1024) { s.threads = n }
+        if let n = int(t, "max_body", path, 0...(16 << 20)) { s.maxBody = n }
+        if let name = string(t, "default_profile", path) { s.defaultProfile = name }
+        return s
+    }
+
+    static let profileKeys: Set<String> = [
+        "provider", "signature", "bucket", "region", "endpoint", "key", "extensions", "content_types",
+        "min_size", "max_size", "expires_in", "format", "require_user", "credentials",
+    ]
+
+    /// OSS's PostObject limit: an object posted by form is at most 5 GB.
+    static let maxObjectSize: Int64 = 5 * 1024 * 1024 * 1024
+
+    mutating func profile(_ name: String, _ t: TOMLTable, _ path: String) -> Profile? {
+        let before = problems.count
+        checkKeys(t, path, allowed: Self.profileKeys)
+
+        var provider = Provider.aliyunOSS
+        if let s = string(t, "provider", path) {
+            if let p = Provider(rawValue: s) {
+                provider = p
+            } else {
+                problem("\(path).provider", "unsupported provider '\(s)'; supported: " + Provider.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+        var signature = SignatureVersion.v1
+        if let s = string(t, "signature", path) {
+            if let v = SignatureVersion(rawValue: s) {
+                signature = v
+            } else {
+                problem("\(path).signature", "unsupported signature '\(s)'; supported: " + SignatureVersion.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+
+        let bucket = string(t, "bucket", path)
+        if let b = bucket, !Self.isBucketName(b) {
+            problem("\(path).bucket", "not a valid bucket name (3-63 lowercase letters, digits and '-', starting and ending with a letter or digit)")
+        } else if bucket == nil, t["bucket"] == nil {
+            problem("\(path).bucket", "missing")
+        }
+
+        var region = string(t, "region", path)
+        if let r = region {
+            let plain = r.hasPrefix("oss-") ? String(r.dropFirst(4)) : r
+            if plain.isEmpty || !plain.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }) {
+                problem("\(path).region", "not a region id such as cn-hangzhou")
+            }
+            region = plain
+        }
+
+        var endpoint = string(t, "endpoint", path)
+        if let e = endpoint {
+            if !(e.hasPrefix("https://") || e.hasPrefix("http://")) || e.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+                || e.contains("?") || e.contains("#")
+            {
+                problem("\(path).endpoint", "must be an http(s) URL without spaces, query or fragment")
+            }
+        } else if t["endpoint"] == nil {
+            if let b = bucket, let r = region {
+                endpoint = "https://\(b).oss-\(r).aliyuncs.com"
+            } else {
+                problem("\(path).endpoint", "missing (or set bucket and region to derive it)")
+            }
+        }
+
+        var key: KeyTemplate?
+        let keyText = string(t, "key", path) ?? (t["key"] == nil ? "uploads/{uuid}{ext}" : nil)
+        if let text = keyText {
+            do throws(KeyTemplate.ParseError) {
+                key = try KeyTemplate(text)
+            } catch {
+                problem("\(path).key", error.description)
+            }
+        }
+
+        var extensions: [String] = []
+        for (i, e) in (strings(t, "extensions", path) ?? []).enumerated() {
+            let lower = (e.hasPrefix(".") ? String(e.dropFirst()) : e).lowercased()
+            if lower.isEmpty || lower.utf8.count > 16 || !lower.utf8.allSatisfy(Self.isAlnum) {
+                problem("\(path).extensions[\(i)]", "an extension is 1-16 letters or digits")
+            } else if !extensions.contains(lower) {
+                extensions.append(lower)
+            }
+        }
+
+        var contentTypes: [String] = []
+        for (i, c) in (strings(t, "content_types", path) ?? []).enumerated() {
+            let lower = c.lowercased()
+            if !ContentType.isValid(lower, allowPrefix: true) {
+                problem("\(path).content_types[\(i)]", "must be a media type such as image/png, or a prefix such as image/")
+            } else if !contentTypes.contains(lower) {
+                contentTypes.append(lower)
+            }
+        }
+
+        let minSize = int(t, "min_size", path, 0...Int(Self.maxObjectSize)).map(Int64.init) ?? 0
+        let maxSize = int(t, "max_size", path, 0...Int(Self.maxObjectSize)).map(Int64.init) ?? 1_048_576_000
+        if minSize > maxSize { problem("\(path).min_size", "must not be larger than max_size (\(maxSize))") }
+        let expiresIn = int(t, "expires_in", path, 1...604_800).map(Int64.init) ?? 300
+
+        var format = ResponseFormat.native
+        if let s = string(t, "format", path) {
+            if let f = ResponseFormat(rawValue: s) {
+                format = f
+            } else {
+                problem("\(path).format", "must be one of " + ResponseFormat.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+        let requireUser = bool(t, "require_user", path) ?? (key?.uses(.user) ?? false)
+        if requireUser == false, key?.uses(.user) == true {
+            problem("\(path).require_user", "the key template uses {user}, so a user is required")
+        }
+
+        var credentials = CredentialsSource.environment
+        if let s = string(t, "credentials", path) {
+            if s == "env" {
+                credentials = .environment
+            } else if s.hasPrefix("/") {
+                credentials = .file(path: s)
+            } else {
+                problem("\(path).credentials", "must be \"env\" or an absolute file path")
+            }
+        }
+
+        guard problems.count == before, let bucket, let endpoint, let key else { return nil }
+        return Profile(
+            name: name, provider: provider, signature: signature, bucket: bucket, region: region,
+            endpoint: endpoint, key: key, extensions: extensions, contentTypes: contentTypes,
+            minSize: minSize, maxSize: maxSize, expiresIn: expiresIn, format: format,
+            requireUser: requireUser, credentials: credentials)
+    }
+
+    /// OSS bucket naming rules: 3-63 characters of lowercase letters, digits and hyphens, starting
+    /// and ending with a letter or digit.
+    static func isBucketName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard (3...63).contains(b.count) else { return false }
+        let ok = b.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+        return ok && b.first != UInt8(ascii: "-") && b.last != UInt8(ascii: "-")
+    }
+}

@@ -1,0 +1,48 @@
+import PostPolicy
+
+/// The whole configuration: server settings and the upload profiles.
+public struct Configuration: Sendable {
+    /// The `[server]` table.
+    public var server: ServerSettings
+    /// The profiles by name.
+    public var profiles: [String: Profile]
+
+    /// The profile used when a request names none: `default_profile`, or the only profile.
+    public var defaultProfile: Profile? {
+        if let name = server.defaultProfile { return profiles[name] }
+        return profiles.count == 1 ? profiles.values.first : nil
+    }
+}
+
+/// The `[server]` table.
+public struct ServerSettings: Sendable {
+    /// Routes live under this path (`/upload` → `/upload/policy`, `/upload/healthz`).
+    public var basePath = "/upload"
+    /// The FastCGI param carrying the authenticated user.
+    public var identityParam = "UPSIGN_USER"
+    /// Worker threads.
+    public var threads = 64
+    /// Largest accepted request body, in bytes.
+    public var maxBody = 65_536
+    /// The profile used when a request names none.
+    public var defaultProfile: String?
+}
+
+/// Every problem found in a configuration, each with the dotted path of its field.
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// One problem.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// The field, as `profiles.avatar.bucket` (or `file` for the file itself).
+        public let path: String
+        /// What is wrong.
+        public let message: String
+        /// `path: message`.
+        public var description: String { "\(path): \(message)" }
+    }
+
+    /// The problems, in the order found.
+    public let problems: [Problem]
+
+    /// One line per problem.
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}

@@ -1,0 +1,105 @@
+import JSONText
+import PostPolicy
+
+/// Turns a profile, the client's parameters and one clock reading into a signed answer body.
+/// Pure: the same inputs always give the same bytes.
+public struct PolicyIssuer: Sendable {
+    /// The profile.
+    public let profile: Profile
+    /// The credentials that sign.
+    public let credentials: Credentials
+
+    /// Creates an issuer.
+    public init(profile: Profile, credentials: Credentials) {
+        self.profile = profile
+        self.credentials = credentials
+    }
+
+    /// The extension of `filename` with its dot, lowercased; "" when it has none. Only the last
+    /// path component counts, and only 1-16 letters or digits make an extension.
+    public func fileExtension(_ filename: String?) -> Result<String, APIError> {
+        guard let filename else { return .success("") }
+        let base = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+        guard let dot = base.lastIndex(of: "."), base.index(after: dot) < base.endIndex, dot != base.startIndex else {
+            return .success("")
+        }
+        let ext = base[base.index(after: dot)...].lowercased()
+        let safe = ext.utf8.count <= 16 && ext.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A)
+        }
+        guard safe, profile.extensions.isEmpty || profile.extensions.contains(ext) else {
+            return .failure(.extensionNotAllowed(profile.extensions))
+        }
+        return .success("." + ext)
+    }
+
+    /// Checks the parameters against the profile and signs; the answer body in the chosen shape.
+    public func issue(_ p: PolicyParameters, user: String?, uuid: String, now: Timestamp) -> Result<[UInt8], APIError> {
+        let format = p.format ?? profile.format
+        let ext: String
+        switch fileExtension(p.filename) {
+        case .success(let e): ext = e
+        case .failure(let e): return .failure(e)
+        }
+        if let type = p.contentType, !profile.allows(contentType: type) {
+            return .failure(.contentTypeNotAllowed(profile.contentTypes))
+        }
+        let allowed = profile.minSize...profile.maxSize
+        var range = allowed
+        if let size = p.size {
+            guard allowed.contains(size) else { return .failure(.sizeOutOfRange(allowed)) }
+            range = size...size
+        }
+        // A native answer hands the client every field, so the content type can be pinned; a
+        // profile that restricts types then needs to know it. The Java shape's clients send a
+        // fixed set of fields (key, policy, OSSAccessKeyId, signature), so nothing else is pinned.
+        var contentType: String?
+        var status: Int?
+        if format == .native {
+            if p.contentType == nil && !profile.contentTypes.isEmpty {
+                return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
+            }
+            contentType = p.contentType
+            status = 200
+        }
+        let key = profile.key.render(.init(user: user, uuid: uuid, ext: ext, time: now, profile: profile.name))
+        let upload = PostUpload(
+            bucket: profile.bucket, url: profile.endpoint, key: key, contentLength: range,
+            contentType: contentType, successActionStatus: status, issuedAt: now,
+            expiration: now.adding(seconds: profile.expiresIn))
+        let form = OSSPostSignerV1(credentials: credentials).sign(upload)
+        return .success(format == .java ? Self.javaBody(form) : Self.nativeBody(form, provider: profile.provider))
+    }
+
+    /// `{"url","policy","signature","ossAccessKeyId","key"}`: the Java backend's bean, byte for
+    /// field; `securityToken` is added only for STS credentials (the bean has no place for it).
+    static func javaBody(_ form: SignedPostForm) -> [UInt8] {
+        var w = JSONWriter(capacity: 640)
+        w.beginObject()
+        w.field("url", form.url)
+        w.field("policy", form.policy)
+        w.field("signature", form.signature)
+        w.field("ossAccessKeyId", form.accessKeyId)
+        w.field("key", form.key)
+        if let token = form.securityToken { w.field("securityToken", token) }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// `{"provider","method","url","key","expiresAt","fields":{...}}`.
+    static func nativeBody(_ form: SignedPostForm, provider: Provider) -> [UInt8] {
+        var w = JSONWriter(capacity: 768)
+        w.beginObject()
+        w.field("provider", provider.rawValue)
+        w.field("method", "POST")
+        w.field("url", form.url)
+        w.field("key", form.key)
+        w.field("expiresAt", form.expiration.iso8601Milliseconds)
+        w.key("fields")
+        w.beginObject()
+        for f in form.fields { w.field(f.name, f.value) }
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+}

@@ -1,0 +1,155 @@
+import CGI
+import JSONText
+
+/// What a client may say about the upload it wants a policy for. Everything else (bucket, key,
+/// limits) comes from the profile.
+public struct PolicyParameters: Sendable, Equatable {
+    /// The profile's name.
+    public var profile: String?
+    /// The original file name (only its extension is used).
+    public var filename: String?
+    /// The file's media type.
+    public var contentType: String?
+    /// The file's size in bytes, when the client announces it.
+    public var size: Int64?
+    /// The answer shape, overriding the profile's.
+    public var format: ResponseFormat?
+
+    /// Creates parameters.
+    public init(profile: String? = nil, filename: String? = nil, contentType: String? = nil, size: Int64? = nil, format: ResponseFormat? = nil) {
+        self.profile = profile
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+        self.format = format
+    }
+
+    /// Reads the parameters from the query string and, for a POST, from a form or JSON body.
+    /// A parameter given twice (in one source or across them) is an error; unknown ones are ignored.
+    public static func parse(_ request: CGIRequest) throws(APIError) -> PolicyParameters {
+        var pairs = try FormURLEncoding.decode(request.queryString, source: "query string")
+        if case .bytes(let body) = request.body, !body.isEmpty {
+            switch request.mediaType {
+            case "application/x-www-form-urlencoded"?:
+                guard let text = String(validating: body, as: UTF8.self) else {
+                    throw .invalidRequest("the form body is not UTF-8")
+                }
+                pairs += try FormURLEncoding.decode(text, source: "form body")
+            case "application/json"?:
+                pairs += try jsonPairs(body)
+            default:
+                throw .unsupportedMediaType
+            }
+        }
+        var seen = Set<String>()
+        var p = PolicyParameters()
+        for (name, value) in pairs {
+            guard seen.insert(name).inserted else {
+                throw .invalidRequest("parameter '\(name)' is given more than once")
+            }
+            switch name {
+            case "profile":
+                guard value.utf8.count <= 64 else { throw .invalidRequest("profile is too long") }
+                p.profile = value.isEmpty ? nil : value
+            case "filename":
+                guard value.utf8.count <= 1024 else { throw .invalidRequest("filename is longer than 1024 bytes") }
+                p.filename = value.isEmpty ? nil : value
+            case "contentType":
+                guard !value.isEmpty else { continue }
+                let lower = value.lowercased()
+                guard ContentType.isValid(lower) else {
+                    throw .invalidRequest("contentType must be a media type such as image/png, without parameters")
+                }
+                p.contentType = lower
+            case "size":
+                guard !value.isEmpty else { continue }
+                guard value.utf8.count <= 16, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int64(value) else {
+                    throw .invalidRequest("size must be a whole number of bytes")
+                }
+                p.size = n
+            case "format":
+                guard !value.isEmpty else { continue }
+                guard let f = ResponseFormat(rawValue: value) else {
+                    throw .invalidRequest("format must be one of " + ResponseFormat.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                p.format = f
+            default:
+                continue
+            }
+        }
+        return p
+    }
+
+    /// The members of a flat JSON object as name/value text; numbers only for `size`.
+    static func jsonPairs(_ body: [UInt8]) throws(APIError) -> [(String, String)] {
+        let object: FlatJSONObject
+        do {
+            object = try FlatJSONObject.parse(body)
+        } catch {
+            throw .invalidRequest("the JSON body is not a flat object: \(error)")
+        }
+        var out: [(String, String)] = []
+        for (key, value) in object.members {
+            switch value {
+            case .string(let s): out.append((key, s))
+            case .number(let n):
+                guard key == "size" else { throw .invalidRequest("'\(key)' must be a string") }
+                out.append((key, n))
+            case .null: continue
+            case .bool: throw .invalidRequest("'\(key)' must be a string")
+            }
+        }
+        return out
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding (WHATWG URL §5.1), strict about broken escapes.
+enum FormURLEncoding {
+    /// Splits `text` on `&`, each pair on its first `=`, decoding `+` and `%XX`; the results must be UTF-8.
+    static func decode(_ text: String, source: String) throws(APIError) -> [(String, String)] {
+        var out: [(String, String)] = []
+        for piece in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let eq = piece.firstIndex(of: UInt8(ascii: "="))
+            let rawName = eq.map { piece[..<$0] } ?? piece[...]
+            let rawValue = eq.map { piece[piece.index(after: $0)...] } ?? piece[piece.endIndex...]
+            out.append((try component(rawName, source), try component(rawValue, source)))
+        }
+        return out
+    }
+
+    static func component(_ bytes: Substring.UTF8View.SubSequence, _ source: String) throws(APIError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if c == UInt8(ascii: "+") {
+                out.append(0x20)
+            } else if c == UInt8(ascii: "%") {
+                let h = bytes.index(after: i)
+                guard h < bytes.endIndex, bytes.index(after: h) < bytes.endIndex,
+                    let hi = hexValue(bytes[h]), let lo = hexValue(bytes[bytes.index(after: h)])
+                else { throw .invalidRequest("bad percent-encoding in the \(source)") }
+                out.append(hi << 4 | lo)
+                i = bytes.index(h, offsetBy: 2)
+                continue
+            } else {
+                out.append(c)
+            }
+            i = bytes.index(after: i)
+        }
+        guard let s = String(validating: out, as: UTF8.self) else {
+            throw .invalidRequest("the \(source) does not decode to UTF-8")
+        }
+        return s
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: c - 0x30
+        case 0x41...0x46: c - 0x41 + 10
+        case 0x61...0x66: c - 0x61 + 10
+        default: nil
+        }
+    }
+}

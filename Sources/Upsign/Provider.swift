@@ -1,0 +1,11 @@
+/// The object store a profile signs for.
+public enum Provider: String, Sendable, CaseIterable {
+    /// Aliyun Object Storage Service.
+    case aliyunOSS = "aliyun-oss"
+}
+
+/// The signature scheme of a profile.
+public enum SignatureVersion: String, Sendable, CaseIterable {
+    /// OSS V1: base64 HMAC-SHA1 over the base64 policy.
+    case v1
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import Upsign
+
+/// `upsign check-config`: validates a configuration and names every problem with its field.
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration file; print each problem as 'field: message'.")
+
+    @Option(name: .long, help: ArgumentHelp("The TOML configuration file.", valueName: "file"))
+    var config: String
+
+    func run() throws {
+        let problems: [ConfigurationError.Problem]
+        var profileCount = 0
+        do {
+            let configuration = try Configuration.load(path: config)
+            problems = configuration.credentialFileProblems()
+            profileCount = configuration.profiles.count
+        } catch {
+            problems = error.problems
+        }
+        guard problems.isEmpty else {
+            FileHandleWriter.stdout(problems.map(\.description).joined(separator: "\n") + "\n")
+            throw ExitCode(1)
+        }
+        FileHandleWriter.stdout("ok: \(profileCount) profile\(profileCount == 1 ? "" : "s")\n")
+    }
+}

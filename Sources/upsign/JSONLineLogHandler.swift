@@ -1,0 +1,37 @@
+import Glibc
+import JSONText
+import Logging
+import PostPolicy
+
+/// Writes one JSON object per log line to stderr, in a single `write(2)` so that lines from
+/// different threads never interleave. Keys: `ts`, `level`, `msg`, then the metadata (dotted keys).
+struct JSONLineLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let stamp = Timestamp(secondsSince1970: Int64(now.tv_sec)).iso8601(millisecond: Int(now.tv_nsec / 1_000_000))
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.field("ts", stamp)
+        w.field("level", event.level.rawValue)
+        w.field("msg", event.message.description)
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        for key in merged.keys.sorted() {
+            w.field(key, merged[key]!.description)
+        }
+        w.endObject()
+        var bytes = w.bytes
+        bytes.append(0x0A)
+        bytes.withUnsafeBytes { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Logging
+
+/// Options shared by every subcommand.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The TOML configuration file.", valueName: "file"))
+    var config: String
+
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    /// Sets up logging to stderr as JSON lines; called once per process.
+    func bootstrapLogging() -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLineLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "upsign")
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import CGI
+import FastCGI
+import Glibc
+import Logging
+import Upsign
+
+/// `upsign serve`: the FastCGI worker.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the FastCGI worker.",
+        discussion: """
+            Without --listen the listening socket is inherited: systemd socket activation \
+            (LISTEN_FDS, fd 3) or fd 0 (spawn-fcgi, Apache mod_fcgid, StandardInput=socket). \
+            SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("Listen on unix:/path or HOST:PORT instead of an inherited socket.", valueName: "address"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("Worker threads (overrides server.threads).", valueName: "n"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Mode of a unix socket created by --listen, in octal.", valueName: "mode"))
+    var socketMode: String = "660"
+
+    @Option(help: ArgumentHelp("Seconds to wait for requests in flight after SIGTERM before exiting anyway.", valueName: "seconds"))
+    var drainTimeout: Int = 9
+
+    func validate() throws {
+        if let listen, ListenAddress(listen) == nil {
+            throw ValidationError("--listen takes unix:/absolute/path or HOST:PORT")
+        }
+        if let threads, !(1...1024).contains(threads) {
+            throw ValidationError("--threads must be between 1 and 1024")
+        }
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode is an octal mode such as 660")
+        }
+        _ = mode
+        guard (1...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be 1...3600") }
+    }
+
+    func run() throws {
+        // Before any thread exists, so all inherit the mask and libfcgi's handlers never run.
+        ShutdownSignals.block()
+        let logger = common.bootstrapLogging()
+
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(path: common.config)
+        } catch {
+            for p in error.problems {
+                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
+            }
+            throw ExitCode(78)  // EX_CONFIG
+        }
+
+        let socket: ListeningSocket
+        do {
+            if let listen, let address = ListenAddress(listen) {
+                socket = try ListeningSocket.open(address, mode: mode_t(UInt32(socketMode, radix: 8) ?? 0o660))
+            } else if let inherited = ListeningSocket.inherited(environment: ProcessEnvironment.current()) {
+                socket = inherited
+            } else {
+                throw FastCGIError.noListeningSocket
+            }
+        } catch let error as FastCGIError {
+            logger.critical("cannot listen", metadata: ["error": .string(error.description)])
+            throw ExitCode(2)
+        }
+
+        let credentials = CredentialStore(profiles: configuration.profiles.values, environment: ProcessEnvironment.current())
+        for (source, error) in credentials.failures {
+            logger.error("credentials unavailable; profiles using them answer 503", metadata: [
+                "credentials.source": .string(source.description), "error": .string(error.description),
+            ])
+        }
+
+        let application = Application(
+            configuration: configuration, credentials: credentials,
+            clock: Runtime.clock, uuid: Runtime.uuid, logger: logger)
+        let threadCount = threads ?? configuration.server.threads
+        let server = try FastCGIServer(
+            configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),
+            report: { message in logger.error("worker", metadata: ["error": .string(message)]) },
+            handler: { application.respond(to: $0) })
+
+        let drainSeconds = UInt32(drainTimeout)
+        ShutdownSignals.startWaiter { event in
+            switch event {
+            case .terminate(let signal):
+                if server.isStopping { return }
+                logger.notice("stopping: finishing requests in flight", metadata: [
+                    "signal": .stringConvertible(signal), "requests.in_flight": .stringConvertible(server.inFlight.load(ordering: .relaxed)),
+                ])
+                server.beginShutdown()
+                // A request stuck past the deadline (a stalled peer) must not keep the process alive.
+                sleep(drainSeconds)
+                logger.error("drain timed out; exiting with requests unfinished", metadata: [
+                    "requests.in_flight": .stringConvertible(server.inFlight.load(ordering: .relaxed))
+                ])
+                _exit(1)
+            case .reload:
+                logger.notice("SIGHUP ignored: reload is not supported yet; restart to apply changes")
+            }
+        }
+
+        logger.notice("upsign started", metadata: [
+            "listen": .string(socket.origin),
+            "threads": .stringConvertible(threadCount),
+            "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
+            "base_path": .string(configuration.server.basePath),
+        ])
+        try server.run()
+        socket.close()
+        logger.notice("upsign stopped")
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import CGI
+import Glibc
+import PostPolicy
+import Upsign
+
+/// `upsign sign`: prints exactly what the endpoint would answer, for scripts and reproductions.
+struct Sign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the policy answer the endpoint would give (deterministic with --now and --uuid).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "The profile.") var profile: String
+    @Option(help: "The authenticated user (as nginx would pass it).") var user: String?
+    @Option(help: "The client's file name.") var filename: String?
+    @Option(help: "The client's content type.") var contentType: String?
+    @Option(help: "The client's file size in bytes.") var size: String?
+    @Option(help: "Answer shape: java or native.") var format: String?
+    @Option(help: ArgumentHelp("The instant to sign at, e.g. 2026-01-02T03:04:05Z.", valueName: "time")) var now: String?
+    @Option(help: "The UUID to put in the key.") var uuid: String?
+
+    func validate() throws {
+        if let now, Timestamp(iso8601: now) == nil {
+            throw ValidationError("--now takes a UTC time such as 2026-01-02T03:04:05Z")
+        }
+        if let uuid, uuid.utf8.count != 36 || !uuid.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == UInt8(ascii: "-") }) {
+            throw ValidationError("--uuid takes a lowercase UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e")
+        }
+    }
+
+    func run() throws {
+        let logger = common.bootstrapLogging()
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(path: common.config)
+        } catch {
+            FileHandleWriter.stderr(error.description + "\n")
+            throw ExitCode(78)
+        }
+        let fixedNow = now.flatMap { Timestamp(iso8601: $0) }
+        let fixedUUID = uuid
+        let application = Application(
+            configuration: configuration,
+            credentials: CredentialStore(profiles: configuration.profiles.values, environment: ProcessEnvironment.current()),
+            clock: { fixedNow ?? Runtime.clock() },
+            uuid: { fixedUUID ?? Runtime.uuid() },
+            logger: logger)
+
+        var query: [(String, String)] = [("profile", profile)]
+        if let filename { query.append(("filename", filename)) }
+        if let contentType { query.append(("contentType", contentType)) }
+        if let size { query.append(("size", size)) }
+        if let format { query.append(("format", format)) }
+        var params = [
+            "REQUEST_METHOD": "GET",
+            "DOCUMENT_URI": configuration.server.basePath + "/policy",
+            "QUERY_STRING": query.map { "\(QueryText.escape($0))=\(QueryText.escape($1))" }.joined(separator: "&"),
+        ]
+        if let user { params[configuration.server.identityParam] = user }
+        let response = application.respond(to: CGIRequest(params: params, body: .bytes([])))
+        FileHandleWriter.stdout(response.bodyText + "\n")
+        if response.status != 200 { throw ExitCode(1) }
+    }
+}
+
+/// Percent-encoding of query components (everything but RFC 3986 unreserved characters).
+enum QueryText {
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(hex[Int(b >> 4)])
+                out.unicodeScalars.append(hex[Int(b & 0xF)])
+            }
+        }
+        return out
+    }
+}
+
+/// Unbuffered writes to stdout and stderr.
+enum FileHandleWriter {
+    static func stdout(_ s: String) { write(1, s) }
+    static func stderr(_ s: String) { write(2, s) }
+    private static func write(_ fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+}

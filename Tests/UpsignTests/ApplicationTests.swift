@@ -1,0 +1,170 @@
+import CGI
+import Crypto
+import JSONText
+import PostPolicy
+import Testing
+
+@testable import Upsign
+
+struct ApplicationTests {
+    static let toml = """
+        [server]
+        max_body = 64
+        default_profile = "avatar"
+
+        [profiles.avatar]
+        bucket = "examplebucket"
+        region = "cn-hangzhou"
+        key = "avatars/{user}/{uuid}{ext}"
+        extensions = ["jpg", "png"]
+        content_types = ["image/jpeg", "image/png"]
+        max_size = 1000
+        expires_in = 300
+        format = "java"
+
+        [profiles.open]
+        bucket = "openbucket"
+        region = "cn-beijing"
+        key = "open/{yyyy}{mm}{dd}/{uuid}{ext}"
+        format = "native"
+        credentials = "/nonexistent/creds.json"
+
+        [profiles.native]
+        bucket = "examplebucket"
+        region = "cn-hangzhou"
+        key = "n/{user}/{uuid}{ext}"
+        content_types = ["image/"]
+        """
+
+    static let uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    static let now = Timestamp(iso8601: "2026-01-02T23:59:59Z")!
+
+    let app: Application = {
+        let configuration = try! Configuration.parse(toml: toml)
+        let credentials = CredentialStore(profiles: configuration.profiles.values, environment: [
+            "OSS_ACCESS_KEY_ID": "LTAItest", "OSS_ACCESS_KEY_SECRET": "test-secret-value", "OSS_SESSION_TOKEN": "",
+        ])
+        return Application(
+            configuration: configuration, credentials: credentials, clock: { ApplicationTests.now },
+            uuid: { ApplicationTests.uuid }, logger: .init(label: "test"))
+    }()
+
+    func get(_ path: String, query: String = "", user: String? = "alice", method: String = "GET", type: String? = nil, body: CGIRequest.Body = .bytes([])) -> CGIResponse {
+        var params = ["REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": query]
+        if let user { params["UPSIGN_USER"] = user }
+        if let type { params["CONTENT_TYPE"] = type }
+        return app.respond(to: CGIRequest(params: params, body: body))
+    }
+
+    func json(_ r: CGIResponse) throws -> FlatJSONObject { try FlatJSONObject.parse(r.body) }
+
+    func errorCode(_ r: CGIResponse) -> String? {
+        // {"error":{"code":"...",...}}: nested, so read the code textually.
+        let text = r.bodyText
+        guard let start = text.range(of: #"{"error":{"code":""#)?.upperBound,
+            let end = text[start...].firstIndex(of: "\"")
+        else { return nil }
+        return String(text[start..<end])
+    }
+
+    @Test func answersTheJavaBeanShape() throws {
+        let r = get("/upload/policy", query: "filename=me.JPG")
+        #expect(r.status == 200)
+        #expect(r.header("Content-Type") == "application/json")
+        #expect(r.header("Cache-Control") == "no-store")
+        let o = try json(r)
+        #expect(o.members.map(\.key) == ["url", "policy", "signature", "ossAccessKeyId", "key"])
+        #expect(o["url"] == .string("https://examplebucket.oss-cn-hangzhou.aliyuncs.com"))
+        #expect(o["ossAccessKeyId"] == .string("LTAItest"))
+        #expect(o["key"] == .string("avatars/alice/\(Self.uuid).jpg"))
+        guard case .string(let policy) = o["policy"], case .string(let signature) = o["signature"] else {
+            Issue.record("no policy")
+            return
+        }
+        #expect(signature == Base64.encode(HMAC.sha1(key: Array("test-secret-value".utf8), message: Array(policy.utf8))))
+        #expect(
+            String(decoding: Base64.decode(policy)!, as: UTF8.self)
+                == #"{"expiration":"2026-01-03T00:04:59.000Z","conditions":[{"bucket":"examplebucket"},["eq","$key","avatars/alice/0f8fad5b-d9cb-469f-a165-70867728950e.jpg"],["content-length-range",0,1000]]}"#
+        )
+    }
+
+    @Test func answersTheNativeShapeWithExactFormFields() throws {
+        let r = get("/upload/policy", query: "profile=native&contentType=image/webp&size=10&filename=a.webp")
+        #expect(r.status == 200)
+        let text = r.bodyText
+        #expect(text.hasPrefix(#"{"provider":"aliyun-oss","method":"POST","url":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","expiresAt":"2026-01-03T00:04:59.000Z","fields":{"key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","policy":""#))
+        #expect(text.hasSuffix(#","success_action_status":"200","Content-Type":"image/webp"}}"#))
+        #expect(text.contains(#""OSSAccessKeyId":"LTAItest","Signature":""#))
+    }
+
+    @Test func formatParameterOverridesTheProfile() throws {
+        let r = get("/upload/policy", query: "format=native&contentType=image/png")
+        #expect(r.bodyText.hasPrefix(#"{"provider":"aliyun-oss""#))
+    }
+
+    @Test func postedJSONWorksLikeTheQuery() throws {
+        let body = Array(#"{"filename":"x.png"}"#.utf8)
+        let r = get("/upload/policy", method: "POST", type: "application/json", body: .bytes(body))
+        #expect(r.status == 200)
+        #expect(try json(r)["key"] == .string("avatars/alice/\(Self.uuid).png"))
+    }
+
+    @Test(arguments: [
+        ("/upload/policy", "", nil as String?, "GET", 401, "identity_required"),
+        ("/upload/policy", "", "../etc", "GET", 400, "invalid_identity"),
+        ("/upload/policy", "filename=a.exe", "alice", "GET", 400, "extension_not_allowed"),
+        ("/upload/policy", "filename=a.j%20pg", "alice", "GET", 400, "extension_not_allowed"),
+        ("/upload/policy", "contentType=text/html", "alice", "GET", 400, "content_type_not_allowed"),
+        ("/upload/policy", "size=1001", "alice", "GET", 400, "size_out_of_range"),
+        ("/upload/policy", "profile=native", "alice", "GET", 400, "missing_parameter"),
+        ("/upload/policy", "profile=nope", "alice", "GET", 404, "unknown_profile"),
+        ("/upload/policy", "profile=open", "alice", "GET", 503, "credentials_unavailable"),
+        ("/upload/policy", "", "alice", "PUT", 405, "method_not_allowed"),
+        ("/upload/policy", "", "alice", "DELETE", 405, "method_not_allowed"),
+        ("/upload/healthz", "", nil, "POST", 405, "method_not_allowed"),
+        ("/upload/nope", "", "alice", "GET", 404, "not_found"),
+        ("/upload", "", "alice", "GET", 404, "not_found"),
+        ("/other/policy", "", "alice", "GET", 404, "not_found"),
+    ])
+    func answersErrorsAsJSON(_ path: String, _ query: String, _ user: String?, _ method: String, _ status: Int, _ code: String) {
+        let r = get(path, query: query, user: user, method: method)
+        #expect(r.status == status)
+        #expect(errorCode(r) == code)
+        #expect(r.header("Content-Type") == "application/json")
+    }
+
+    @Test func methodNotAllowedNamesTheAllowedMethods() {
+        #expect(get("/upload/policy", method: "PUT").header("Allow") == "GET, POST")
+    }
+
+    @Test func bodyProblemsFromTheTransportAreAnswered() {
+        let tooLarge = get("/upload/policy", method: "POST", body: .tooLarge(declared: 100))
+        #expect(tooLarge.status == 413)
+        #expect(errorCode(tooLarge) == "body_too_large")
+        #expect(get("/upload/policy", method: "POST", body: .invalidLength).status == 400)
+        #expect(get("/upload/policy", method: "POST", body: .truncated).status == 400)
+    }
+
+    @Test func healthzAnswersOK() {
+        let r = get("/upload/healthz", user: nil)
+        #expect(r.status == 200)
+        #expect(r.bodyText == #"{"status":"ok"}"#)
+    }
+
+    @Test func theSecretAppearsInNoAnswer() {
+        for r in [get("/upload/policy"), get("/upload/policy", query: "profile=native&contentType=image/png"), get("/upload/policy", user: nil)] {
+            #expect(!r.bodyText.contains("test-secret-value"))
+        }
+    }
+
+    @Test func fileExtensionsComeFromTheLastPathComponentOnly() throws {
+        let profile = try #require(app.configuration.profiles["avatar"])
+        let issuer = PolicyIssuer(profile: profile, credentials: Credentials(accessKeyId: "a", secret: Secret("b")))
+        #expect(try issuer.fileExtension("dir.png/photo").get() == "")
+        #expect(try issuer.fileExtension("C:\\x\\a.PNG").get() == ".png")
+        #expect(try issuer.fileExtension(".png").get() == "")
+        #expect(try issuer.fileExtension("a.").get() == "")
+        #expect(try issuer.fileExtension(nil).get() == "")
+        #expect(throws: APIError.self) { try issuer.fileExtension("../../a.php").get() }
+    }
+}
