@@ -46,6 +46,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "CGITests", dependencies: ["CGI"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
         .testTarget(name: "UpsignTests", dependencies: ["Upsign", "CGI", "PostPolicy"], resources: [.copy("Fixtures")]),

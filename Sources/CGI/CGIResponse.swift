@@ -39,7 +39,11 @@ public struct CGIResponse: Sendable, Equatable {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
             // Header values never carry CR or LF: they would split the header block.
-            out.append(contentsOf: value.utf8.filter { $0 != 0x0D && $0 != 0x0A })
+            if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+                out.append(contentsOf: value.utf8.filter { $0 != 0x0D && $0 != 0x0A })
+            } else {
+                out.append(contentsOf: value.utf8)
+            }
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
