@@ -49,7 +49,16 @@ let package = Package(
         .testTarget(name: "CGITests", dependencies: ["CGI"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
-        .testTarget(name: "UpsignTests", dependencies: ["Upsign", "CGI", "PostPolicy"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "UpsignTests",
+            dependencies: ["Upsign", "CGI", "PostPolicy", "Crypto", "JSONText", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Members of modules a file does not import stay invisible (Foundation, which a dependency
+// imports, must not leak into the request path unnoticed).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

@@ -14,14 +14,19 @@ public struct CGIRequest: Sendable {
     }
 
     /// The params (`REQUEST_METHOD`, `QUERY_STRING`, `HTTP_*`, ...), as sent.
-    public let params: [String: String]
+    public let params: CGIParams
     /// The body.
     public let body: Body
 
     /// Creates a request.
-    public init(params: [String: String], body: Body) {
+    public init(params: CGIParams, body: Body) {
         self.params = params
         self.body = body
+    }
+
+    /// Creates a request from a dictionary of params.
+    public init(params: [String: String], body: Body) {
+        self.init(params: CGIParams(params), body: body)
     }
 
     /// The value of param `name`, treating an empty value as absent (nginx sends empty params for

@@ -7,10 +7,15 @@ import Synchronization
 /// fixed heap address, all accepting on one listening socket with no accept mutex (a mutex held by
 /// a thread blocked on an idle kept-alive nginx connection starves every other thread).
 ///
-/// Each worker waits for work in `epoll`/`poll` together with a shutdown pipe, and calls
-/// `FCGX_Accept_r` only when its connection or the listening socket is readable; so
-/// `beginShutdown()` wakes every worker at once, idle kept-alive connections are closed at once,
-/// and in-flight requests finish.
+/// Shutdown is designed, not left to libfcgi's signal flag (which makes every later read fail,
+/// in-flight requests included):
+/// - a worker with no connection waits in `epoll` on the listening socket (`EPOLLEXCLUSIVE`, so a
+///   new connection wakes one worker, not all) and on a shutdown pipe whose closing wakes them all;
+/// - a worker holding a kept-alive connection blocks in libfcgi's own read, as a C responder
+///   does (no extra system call per request); while it waits there it is marked idle, and
+///   shutdown interrupts exactly the idle ones with `SIGUSR2` (a no-op handler without
+///   `SA_RESTART`), so the read fails and libfcgi closes the connection;
+/// - a busy worker is never interrupted: it answers, then sees the flag and closes its connection.
 public final class FastCGIServer: Sendable {
     /// How the server runs.
     public struct Configuration: Sendable {
@@ -35,15 +40,32 @@ public final class FastCGIServer: Sendable {
     /// Answers one request; runs on a worker thread, concurrently with other calls.
     public typealias Handler = @Sendable (CGIRequest) -> CGIResponse
 
+    /// The signal that interrupts workers idle on a kept-alive connection at shutdown.
+    public static let wakeSignal = SIGUSR2
+
     private let configuration: Configuration
     private let handler: Handler
     private let stopping = Atomic<Bool>(false)
     private let wakeRead: Int32
     private let wakeWrite: Mutex<Int32>
+    private let slots: [WorkerSlot]
+    private let inFlight = Atomic<Int>(0)
+
     /// Requests being answered right now.
-    public let inFlight = Atomic<Int>(0)
+    public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
     /// Reports worker-level events (accept errors); never request data.
     private let report: @Sendable (String) -> Void
+
+    /// One worker's published state, read by shutdown to decide whom to interrupt.
+    private final class WorkerSlot: Sendable {
+        struct State {
+            var thread: pthread_t?
+            /// True while the worker waits in libfcgi for the next request on a kept connection.
+            var idleOnConnection = false
+            var exited = false
+        }
+        let state = Mutex(State())
+    }
 
     /// Creates a server; nothing runs until `run()`.
     public init(configuration: Configuration, report: @escaping @Sendable (String) -> Void = { _ in }, handler: @escaping Handler) throws(FastCGIError) {
@@ -57,23 +79,37 @@ public final class FastCGIServer: Sendable {
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         wakeRead = fds[0]
         wakeWrite = Mutex(fds[1])
+        slots = (0..<configuration.threads).map { _ in WorkerSlot() }
     }
 
     /// True once `beginShutdown()` was called.
     public var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     /// Stops accepting and wakes every worker; safe to call from any thread, more than once.
-    /// Workers answer the request in hand, close idle kept-alive connections and return.
+    /// Workers answer the request in hand, close their kept-alive connections and return.
     public func beginShutdown() {
-        stopping.store(true, ordering: .releasing)
+        stopping.store(true, ordering: .sequentiallyConsistent)
         wakeWrite.withLock { fd in
             // Closing the write end makes the read end readable (EOF) for every poller, forever.
             if fd >= 0 { Glibc.close(fd); fd = -1 }
+        }
+        interruptIdleWorkers()
+    }
+
+    /// Sends the wake signal to every worker idle on a kept connection. A worker can be marked
+    /// idle a moment before it enters `read(2)`, where a signal would be lost, so `run()` repeats
+    /// this until every worker has exited.
+    private func interruptIdleWorkers() {
+        for slot in slots {
+            slot.state.withLock { s in
+                if s.idleOnConnection, !s.exited, let t = s.thread { pthread_kill(t, Self.wakeSignal) }
+            }
         }
     }
 
     /// Runs the workers until `beginShutdown()` and they have all finished; returns then.
     public func run() throws(FastCGIError) {
+        Self.installWakeHandler()
         let rc = FCGX_Init()
         guard rc == 0 else { throw .libraryInit(code: rc) }
         configuration.socket.makeNonBlocking()
@@ -99,7 +135,23 @@ public final class FastCGIServer: Sendable {
             }
             threads.append(thread)
         }
+        // Wait for shutdown, then keep interrupting idle workers until all have left.
+        var ready = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+        while !isStopping { _ = poll(&ready, 1, 1000) }
+        while !slots.allSatisfy({ $0.state.withLock { $0.exited } }) {
+            interruptIdleWorkers()
+            usleep(20_000)
+        }
         for t in threads { pthread_join(t, nil) }
+    }
+
+    /// A handler that does nothing: its only effect is that a blocking `read(2)` returns `EINTR`.
+    private static func installWakeHandler() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0  // no SA_RESTART: the interrupted read must fail
+        sigaction(wakeSignal, &action, nil)
     }
 
     private final class WorkerContext {
@@ -111,13 +163,15 @@ public final class FastCGIServer: Sendable {
         }
     }
 
-    /// What woke a worker.
-    private enum Wake { case connection, listener, shutdown, spurious }
-
     private func workerLoop(index: Int) {
+        let slot = slots[index]
+        slot.state.withLock { $0.thread = pthread_self() }
+        defer { slot.state.withLock { $0.exited = true } }
+
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
-        FCGX_InitRequest(request, configuration.socket.fd, 0)
+        let listenFd = configuration.socket.fd
+        FCGX_InitRequest(request, listenFd, 0)
 
         let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else {
@@ -127,11 +181,11 @@ public final class FastCGIServer: Sendable {
         defer { Glibc.close(epoll) }
         var listenEvent = epoll_event()
         listenEvent.events = EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue
-        listenEvent.data.fd = configuration.socket.fd
+        listenEvent.data.fd = listenFd
         var wakeEvent = epoll_event()
         wakeEvent.events = EPOLLIN.rawValue
         wakeEvent.data.fd = wakeRead
-        guard epoll_ctl(epoll, EPOLL_CTL_ADD, configuration.socket.fd, &listenEvent) == 0,
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, listenFd, &listenEvent) == 0,
             epoll_ctl(epoll, EPOLL_CTL_ADD, wakeRead, &wakeEvent) == 0
         else {
             report("worker \(index): epoll_ctl failed: \(String(cString: strerror(errno)))")
@@ -139,57 +193,54 @@ public final class FastCGIServer: Sendable {
         }
 
         while !isStopping {
-            switch waitForWork(request, epoll: epoll) {
-            case .shutdown: break
-            case .spurious: continue
-            case .connection, .listener:
-                let rc = FCGX_Accept_r(request)
-                if rc < 0 {
-                    // Another worker took the connection (EAGAIN), or a kept connection was
-                    // closed by the web server: back to waiting. Anything else is reported, with a
-                    // pause so that a persistent error (EMFILE) cannot spin a core.
-                    if rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR {
-                        report("worker \(index): FCGX_Accept_r failed: \(rc)")
-                        usleep(10_000)
-                    }
-                    continue
+            let rc: Int32
+            if request.pointee.ipcFd >= 0 {
+                // A kept connection: wait for its next request inside libfcgi. With no listening
+                // socket in the request, libfcgi cannot accept a new connection when this one
+                // ends; it returns instead.
+                slot.state.withLock { $0.idleOnConnection = true }
+                if isStopping { break }
+                request.pointee.listen_sock = -1
+                rc = FCGX_Accept_r(request)
+                request.pointee.listen_sock = listenFd
+                slot.state.withLock { $0.idleOnConnection = false }
+            } else {
+                guard waitForConnection(epoll: epoll) else { break }
+                rc = FCGX_Accept_r(request)
+            }
+            if rc < 0 {
+                // Lost the race for a connection (EAGAIN), or the kept connection ended (EBADF
+                // from the absent listening socket), or shutdown interrupted an idle wait (EINTR):
+                // back to waiting. Anything else is reported, with a pause so that a persistent
+                // error (EMFILE) cannot spin a core.
+                if rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EBADF && rc != -EINTR {
+                    report("worker \(index): FCGX_Accept_r failed: \(rc)")
+                    usleep(10_000)
                 }
-                serve(request)
                 continue
             }
-            break
+            serve(request)
         }
-        // Close an idle kept-alive connection; the web server opens a new one for its next request.
+        // Close a kept-alive connection; the web server opens a new one for its next request.
         if request.pointee.ipcFd >= 0 { FCGX_Free(request, 1) }
     }
 
-    /// Blocks until this worker's kept connection (or, with none, the listening socket) is
-    /// readable, or shutdown begins. Readable data wins over shutdown: it is a request in flight.
-    private func waitForWork(_ request: UnsafeMutablePointer<FCGX_Request>, epoll: Int32) -> Wake {
-        let connection = request.pointee.ipcFd
-        if connection >= 0 {
-            var fds = [
-                pollfd(fd: connection, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
-            ]
-            let n = poll(&fds, 2, -1)
-            if n < 0 { return errno == EINTR ? .spurious : .shutdown }
-            if fds[0].revents != 0 { return .connection }
-            return fds[1].revents != 0 ? .shutdown : .spurious
-        }
+    /// Blocks until the listening socket is readable (true) or shutdown begins (false).
+    private func waitForConnection(epoll: Int32) -> Bool {
         var events = (epoll_event(), epoll_event())
-        let n = withUnsafeMutableBytes(of: &events) { raw in
-            epoll_wait(epoll, raw.baseAddress!.assumingMemoryBound(to: epoll_event.self), 2, -1)
+        while true {
+            let n = withUnsafeMutableBytes(of: &events) { raw in
+                epoll_wait(epoll, raw.baseAddress!.assumingMemoryBound(to: epoll_event.self), 2, -1)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if isStopping { return false }
+            for e in [events.0, events.1].prefix(Int(n)) where e.data.fd == configuration.socket.fd {
+                return true
+            }
         }
-        if n < 0 { return errno == EINTR ? .spurious : .shutdown }
-        var sawListener = false
-        var sawWake = false
-        for e in [events.0, events.1].prefix(Int(n)) {
-            if e.data.fd == configuration.socket.fd { sawListener = true } else { sawWake = true }
-        }
-        // New connections are left to other processes sharing the socket once we are stopping.
-        if sawWake || isStopping { return .shutdown }
-        return sawListener ? .listener : .spurious
     }
 
     /// Reads one accepted request, answers it and finishes it (the response is flushed and
@@ -218,19 +269,23 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Copies `NAME=VALUE` params out of libfcgi's storage (freed by `FCGX_Finish_r`).
-    static func copyParams(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String: String] {
-        var params: [String: String] = [:]
-        params.reserveCapacity(32)
-        guard var cursor = envp else { return params }
+    static func copyParams(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CGIParams {
+        var params = CGIParams()
+        guard let envp else { return params }
+        var count = 0
+        var bytes = 0
+        var cursor = envp
+        while let entry = cursor.pointee {
+            count += 1
+            bytes += strlen(entry)
+            cursor += 1
+        }
+        params.reserve(entries: count, bytes: bytes)
+        cursor = envp
         while let entry = cursor.pointee {
             let length = strlen(entry)
-            entry.withMemoryRebound(to: UInt8.self, capacity: length) { p in
-                let bytes = UnsafeBufferPointer(start: p, count: length)
-                if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                    let name = String(decoding: bytes[..<eq], as: UTF8.self)
-                    let value = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
-                    params[name] = value
-                }
+            entry.withMemoryRebound(to: UInt8.self, capacity: length) {
+                params.appendRaw(UnsafeBufferPointer(start: $0, count: length))
             }
             cursor += 1
         }

@@ -78,8 +78,13 @@ public struct JSONWriter: Sendable {
     public static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Fast path: most values (base64, keys, URLs) need no escaping and are copied whole.
-        if !value.utf8.contains(where: needsEscape) {
-            out.append(contentsOf: value.utf8)
+        var copy = value
+        let plain = copy.withUTF8 { buffer -> Bool in
+            for byte in buffer where needsEscape(byte) { return false }
+            out.append(contentsOf: buffer)
+            return true
+        }
+        if plain {
             out.append(UInt8(ascii: "\""))
             return
         }

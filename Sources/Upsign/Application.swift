@@ -37,9 +37,10 @@ public struct Application: Sendable {
     /// Answers one request. Never traps on input: every failure is a JSON error response.
     public func respond(to request: CGIRequest) -> CGIResponse {
         let response: CGIResponse
+        let method = request.method
         switch request.path {
         case policyPath:
-            guard request.method == "GET" || request.method == "POST" else {
+            guard method == "GET" || method == "POST" else {
                 response = APIError.methodNotAllowed(["GET", "POST"]).response
                 break
             }
@@ -48,7 +49,7 @@ public struct Application: Sendable {
             case .failure(let error): response = error.response
             }
         case healthPath:
-            guard request.method == "GET" || request.method == "HEAD" else {
+            guard method == "GET" || method == "HEAD" else {
                 response = APIError.methodNotAllowed(["GET", "HEAD"]).response
                 break
             }

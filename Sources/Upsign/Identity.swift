@@ -23,7 +23,8 @@ public enum Identity {
                 return .failure(.invalidIdentity("only ASCII letters, digits and -_.@+=~ are accepted"))
             }
         }
-        if b.first == UInt8(ascii: ".") || user.contains("..") {
+        let hasDotDot = zip(b, b.dropFirst()).contains { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") }
+        if b.first == UInt8(ascii: ".") || hasDotDot {
             return .failure(.invalidIdentity("must not start with '.' or contain '..'"))
         }
         return .success(user)

@@ -19,18 +19,26 @@ public struct PolicyIssuer: Sendable {
     /// path component counts, and only 1-16 letters or digits make an extension.
     public func fileExtension(_ filename: String?) -> Result<String, APIError> {
         guard let filename else { return .success("") }
-        let base = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-        guard let dot = base.lastIndex(of: "."), base.index(after: dot) < base.endIndex, dot != base.startIndex else {
+        let bytes = Array(filename.utf8)
+        let baseStart = (bytes.lastIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) ?? -1) + 1
+        guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")), dot > baseStart, dot + 1 < bytes.count else {
             return .success("")
         }
-        let ext = base[base.index(after: dot)...].lowercased()
-        let safe = ext.utf8.count <= 16 && ext.utf8.allSatisfy {
-            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A)
+        var ext = [UInt8]()
+        ext.reserveCapacity(bytes.count - dot)
+        ext.append(UInt8(ascii: "."))
+        for c in bytes[(dot + 1)...] {
+            switch c {
+            case 0x30...0x39, 0x61...0x7A: ext.append(c)
+            case 0x41...0x5A: ext.append(c + 0x20)
+            default: return .failure(.extensionNotAllowed(profile.extensions))
+            }
         }
-        guard safe, profile.extensions.isEmpty || profile.extensions.contains(ext) else {
+        let name = String(decoding: ext.dropFirst(), as: UTF8.self)
+        guard ext.count <= 17, profile.extensions.isEmpty || profile.extensions.contains(name) else {
             return .failure(.extensionNotAllowed(profile.extensions))
         }
-        return .success("." + ext)
+        return .success(String(decoding: ext, as: UTF8.self))
     }
 
     /// Checks the parameters against the profile and signs; the answer body in the chosen shape.

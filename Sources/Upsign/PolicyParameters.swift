@@ -118,6 +118,10 @@ enum FormURLEncoding {
     }
 
     static func component(_ bytes: Substring.UTF8View.SubSequence, _ source: String) throws(APIError) -> String {
+        // Fast path: nothing escaped, so the text is already the value (and already UTF-8).
+        if !bytes.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
+            return String(Substring(bytes))
+        }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = bytes.startIndex

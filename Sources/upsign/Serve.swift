@@ -94,13 +94,13 @@ struct Serve: ParsableCommand {
             case .terminate(let signal):
                 if server.isStopping { return }
                 logger.notice("stopping: finishing requests in flight", metadata: [
-                    "signal": .stringConvertible(signal), "requests.in_flight": .stringConvertible(server.inFlight.load(ordering: .relaxed)),
+                    "signal": .stringConvertible(signal), "requests.in_flight": .stringConvertible(server.requestsInFlight),
                 ])
                 server.beginShutdown()
                 // A request stuck past the deadline (a stalled peer) must not keep the process alive.
                 sleep(drainSeconds)
                 logger.error("drain timed out; exiting with requests unfinished", metadata: [
-                    "requests.in_flight": .stringConvertible(server.inFlight.load(ordering: .relaxed))
+                    "requests.in_flight": .stringConvertible(server.requestsInFlight)
                 ])
                 _exit(1)
             case .reload:

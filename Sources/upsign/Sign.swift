@@ -58,7 +58,7 @@ struct Sign: ParsableCommand {
             "QUERY_STRING": query.map { "\(QueryText.escape($0))=\(QueryText.escape($1))" }.joined(separator: "&"),
         ]
         if let user { params[configuration.server.identityParam] = user }
-        let response = application.respond(to: CGIRequest(params: params, body: .bytes([])))
+        let response = application.respond(to: CGIRequest(params: CGIParams(params), body: .bytes([])))
         FileHandleWriter.stdout(response.bodyText + "\n")
         if response.status != 200 { throw ExitCode(1) }
     }

@@ -48,4 +48,10 @@ struct EncodingTests {
         #expect("89ab".contains(chars[19]))
         #expect(a == a.lowercased())
     }
+
+    @Test func uuidsStayDistinctAcrossPoolRefills() throws {
+        var seen = Set<String>()
+        for _ in 0..<500 { seen.insert(try SecureRandom.uuidString()) }
+        #expect(seen.count == 500)
+    }
 }

@@ -1,4 +1,6 @@
 import CGI
+import Foundation
+import Logging
 import Crypto
 import JSONText
 import PostPolicy

@@ -1,0 +1,652 @@
+"""Harness for the integration suite: configs, worker processes, a private nginx, and the
+independent checks of a signed answer against the interface contract (/tmp/upsign-spec.md).
+
+The expectations here are written from the contract, never from upsign's sources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable
+
+import oracle
+
+ROOT = Path(__file__).resolve().parents[2]
+UPSIGN_BIN = os.environ.get("UPSIGN_BIN") or str(ROOT / ".build" / "debug" / "upsign")
+FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
+
+# Test credentials. Distinctive strings so that a leak is easy to spot in logs and bodies.
+AKID = "LTAI5tIntegrationTestAk01"
+SECRET = "itest-Secret+/With=Chars-7f3a9c1e5b2d4086"
+TOKEN = "CAIS-itest-sts-token+/=-c0ffee0ddba11"
+ALT_AKID = "LTAI5tFallbackAlibabaCloud2"
+ALT_SECRET = "itest-AlibabaCloud-Fallback-Secret-55aa77"
+ALT_TOKEN = "CAIS-itest-alibaba-fallback-token-9911"
+FILE_AKID = "LTAI5tFromCredentialsFile3"
+FILE_SECRET = "itest-File-Secret-0d15ea5e-8badf00d"
+FILE_TOKEN = "CAIS-itest-file-token-feedface"
+ALL_SECRETS = (SECRET, ALT_SECRET, FILE_SECRET)
+
+CRED_ENV_VARS = (
+    "OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+)
+
+UUID4_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+EXPIRATION_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$")
+ERROR_STATUS = {
+    "invalid_request": 400, "extension_not_allowed": 400, "content_type_not_allowed": 400,
+    "size_out_of_range": 400, "missing_parameter": 400, "invalid_identity": 400,
+    "identity_required": 401, "not_found": 404, "unknown_profile": 404,
+    "method_not_allowed": 405, "body_too_large": 413, "unsupported_media_type": 415,
+    "credentials_unavailable": 503,
+}
+
+# Everything a worker or the CLI printed during the session, for the secret scan at the end.
+CAPTURED_OUTPUT: list[tuple[str, str]] = []   # (label, text)
+LOG_FILES: list[Path] = []
+RESPONSE_BODIES: list[tuple[str, bytes]] = []
+
+
+SCRATCH_DIRS: list[Path] = []
+
+
+def scratch_dir(prefix: str = "us") -> Path:
+    """A short directory under /tmp (unix socket paths must stay below 108 bytes); removed at
+    the end of the session (conftest) unless UPSIGN_KEEP_TMP=1."""
+    d = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir="/tmp"))
+    SCRATCH_DIRS.append(d)
+    return d
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Config
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string for our values
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(v)
+
+
+def toml_text(server: dict, profiles: dict) -> str:
+    out = ["[server]"]
+    out += [f"{k} = {_toml_value(v)}" for k, v in server.items()]
+    for name, prof in profiles.items():
+        out.append("")
+        out.append(f"[profiles.{name}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in prof.items()]
+    return "\n".join(out) + "\n"
+
+
+def profile(**over) -> dict:
+    """A complete profile with the contract's example values, overridden by `over`.
+    A value of None removes the field."""
+    p = {
+        "provider": "aliyun-oss",
+        "signature": "v1",
+        "bucket": "examplebucket",
+        "region": "cn-hangzhou",
+        "endpoint": "https://examplebucket.oss-cn-hangzhou.aliyuncs.com",
+        "key": "avatars/{user}/{uuid}{ext}",
+        "extensions": ["jpg", "jpeg", "png", "webp"],
+        "content_types": ["image/jpeg", "image/png", "image/webp"],
+        "min_size": 0,
+        "max_size": 1048576000,
+        "expires_in": 300,
+        "format": "java",
+        "require_user": True,
+        "credentials": "env",
+    }
+    p.update(over)
+    return {k: v for k, v in p.items() if v is not None}
+
+
+def standard_profiles(credentials: str = "env") -> dict:
+    """The profiles most tests use; chosen to exercise every template placeholder and rule."""
+    c = {"credentials": credentials}
+    return {
+        # The classic java endpoint.
+        "avatar": profile(**c),
+        # Native, content types restricted → contentType required in native format.
+        "photo": profile(
+            bucket="photo-bucket", region="cn-shanghai",
+            endpoint="https://photo-bucket.oss-cn-shanghai.aliyuncs.com",
+            key="photos/{user}/{yyyy}/{mm}/{dd}/{uuid}{ext}", format="native",
+            min_size=1, max_size=10485760, expires_in=600, **c),
+        # Native, any alphanumeric extension, any content type.
+        "doc": profile(
+            bucket="doc-bucket", endpoint="https://doc-bucket.oss-cn-hangzhou.aliyuncs.com",
+            key="docs/{profile}/{hh}/{user}-{uuid}{ext}", extensions=None, content_types=None,
+            format="native", min_size=10, max_size=5000000, expires_in=3600, **c),
+        # No identity needed (template has no {user}, require_user false).
+        "public": profile(
+            key="public/{uuid}{ext}", extensions=None, content_types=None, require_user=False,
+            expires_in=60, **c),
+        # {timestamp}
+        "stamp": profile(key="t/{timestamp}/{uuid}{ext}", require_user=False, format="native",
+                         extensions=None, content_types=None, **c),
+    }
+
+
+STANDARD_SERVER = {
+    "base_path": "/upload",
+    "identity_param": "UPSIGN_USER",
+    "threads": 16,
+    "max_body": 1024,
+    "default_profile": "avatar",
+}
+
+
+def write_config(directory: Path, server: dict | None = None, profiles: dict | None = None,
+                 name: str = "upsign.toml") -> Path:
+    path = Path(directory) / name
+    profiles = profiles if profiles is not None else standard_profiles()
+    if server is None:
+        server = dict(STANDARD_SERVER)
+        if server["default_profile"] not in profiles:
+            del server["default_profile"]
+    path.write_text(toml_text(server, profiles))
+    return path
+
+
+def load_profiles_from(path: Path) -> dict:
+    import tomllib
+    return tomllib.loads(Path(path).read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# Environment and processes
+
+
+def clean_env(**extra: str) -> dict:
+    """os.environ without any credential / socket-activation variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in CRED_ENV_VARS}
+    env.update(extra)
+    return env
+
+
+def cred_env(token: bool = False, **extra: str) -> dict:
+    e = clean_env(OSS_ACCESS_KEY_ID=AKID, OSS_ACCESS_KEY_SECRET=SECRET, **extra)
+    if token:
+        e["OSS_SESSION_TOKEN"] = TOKEN
+    return e
+
+
+def run_cli(args: list[str], env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run `upsign ARGS`, record its output for the secret scan."""
+    proc = subprocess.run([UPSIGN_BIN, *args], env=env if env is not None else cred_env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    CAPTURED_OUTPUT.append((f"cli {args[:1]} stdout", proc.stdout))
+    CAPTURED_OUTPUT.append((f"cli {args[:1]} stderr", proc.stderr))
+    return proc
+
+
+_log_counter = itertools.count()
+
+
+class Worker:
+    """An `upsign serve` process (or a launcher that execs it), stderr captured to a file."""
+
+    def __init__(self, argv: list[str], env: dict, *, stdin=None, name: str = "worker",
+                 log_dir: Path | None = None):
+        log_dir = log_dir or scratch_dir("uslog")
+        self.log_path = Path(log_dir) / f"{name}-{next(_log_counter)}.stderr.log"
+        self.out_path = Path(log_dir) / f"{name}-{next(_log_counter)}.stdout.log"
+        LOG_FILES.extend([self.log_path, self.out_path])
+        self._err = open(self.log_path, "wb")
+        self._out = open(self.out_path, "wb")
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err, start_new_session=True)
+        self.pid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        self._err.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def describe(self) -> str:
+        return (f"argv={self.argv} rc={self.proc.poll()}\n--- stderr ---\n{self.log()[-4000:]}"
+                f"\n--- stdout ---\n{self.out_path.read_text(errors='replace')[-2000:]}")
+
+    def terminate(self, timeout: float = 10.0) -> tuple[int | None, float]:
+        """SIGTERM; returns (exit code or None if still running after timeout, seconds)."""
+        t0 = time.monotonic()
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        return rc, time.monotonic() - t0
+
+    def stop(self) -> None:
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=10)
+        self._err.close()
+        self._out.close()
+
+
+def serve_argv(config: Path, listen: str | None = None, threads: int | None = None) -> list[str]:
+    argv = [UPSIGN_BIN, "serve", "--config", str(config)]
+    if listen:
+        argv += ["--listen", listen]
+    if threads:
+        argv += ["--threads", str(threads)]
+    return argv
+
+
+def wait_unix_socket(path: Path, worker: Worker | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker is not None and not worker.alive():
+            raise AssertionError(f"worker exited before listening on {path}: {worker.describe()}")
+        if Path(path).exists():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(path))
+                return
+            except OSError:
+                pass
+            finally:
+                s.close()
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {path} after {timeout}s"
+                         + (f": {worker.describe()}" if worker else ""))
+
+
+def wait_tcp(host: str, port: int, proc_check=None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc_check is not None:
+            proc_check()
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def listening_unix_socket(path: Path, backlog: int = 128) -> socket.socket:
+    """A listening unix socket created by the harness (as systemd or spawn-fcgi would)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.listen(backlog)
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# nginx
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 1;
+{user_line}
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 1024; }}
+http {{
+    log_format upsign '$status $upstream_status $request_method "$request_uri"';
+    access_log {dir}/access.log upsign;
+    client_body_temp_path {dir}/client_body;
+    fastcgi_temp_path {dir}/fastcgi;
+    proxy_temp_path {dir}/proxy;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream upsign {{
+        server {upstream};
+        keepalive {keepalive};
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            fastcgi_pass upsign;
+            fastcgi_keep_conn on;
+            include {fastcgi_params};
+            fastcgi_param UPSIGN_USER $http_x_test_user;
+            {extra_location}
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """A private nginx on a free 127.0.0.1 port, proxying everything to one FastCGI upstream."""
+
+    def __init__(self, upstream: str, keepalive: int = 16, extra_location: str = ""):
+        self.dir = scratch_dir("usngx")
+        self.port = free_port()
+        conf = NGINX_CONF.format(
+            dir=self.dir, port=self.port, upstream=upstream, keepalive=keepalive,
+            fastcgi_params=FASTCGI_PARAMS, extra_location=extra_location,
+            user_line="user root;" if os.geteuid() == 0 else "")
+        self.conf = self.dir / "nginx.conf"
+        self.conf.write_text(conf)
+        self._log = open(self.dir / "nginx.out", "wb")
+        self.proc = subprocess.Popen(
+            ["nginx", "-p", str(self.dir), "-c", str(self.conf), "-e", str(self.dir / "error.log")],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+        def check():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"nginx exited rc={self.proc.returncode}: {self.error_log()}")
+
+        wait_tcp("127.0.0.1", self.port, proc_check=check)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def error_log(self) -> str:
+        p = self.dir / "error.log"
+        out = (self.dir / "nginx.out").read_text(errors="replace")
+        return out + (p.read_text(errors="replace")[-4000:] if p.exists() else "")
+
+    def access_statuses(self) -> list[tuple[str, str]]:
+        """(status sent to the client, $upstream_status) per logged request; the upstream
+        status lists every attempt, e.g. "502, 200" when nginx retried."""
+        p = self.dir / "access.log"
+        if not p.exists():
+            return []
+        rows = []
+        for line in p.read_text().splitlines():
+            m = re.match(r'^(\d{3}) (.*?) [A-Z]+ "', line)
+            if m:
+                rows.append((m.group(1), m.group(2)))
+        return rows
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def record_response(label: str, resp) -> None:
+    RESPONSE_BODIES.append((label, resp.content))
+    RESPONSE_BODIES.append((label + " headers", str(dict(resp.headers)).encode()))
+
+
+# --------------------------------------------------------------------------------------------
+# Independent checks of a signed answer
+
+
+def fmt_expiration(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def parse_expiration(s: str) -> dt.datetime:
+    assert EXPIRATION_RE.match(s), f"expiration not UTC ISO-8601 with .000 milliseconds: {s!r}"
+    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.000Z").replace(tzinfo=dt.timezone.utc)
+
+
+def parse_iso(s: str) -> dt.datetime:
+    """Any ISO-8601 UTC instant (used for native `expiresAt`)."""
+    assert isinstance(s, str)
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|\+00:00)$", s)
+    assert m, f"not an ISO-8601 UTC instant: {s!r}"
+    t = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+    if m.group(2):
+        t += dt.timedelta(seconds=float("0" + m.group(2)))
+    return t
+
+
+def expand_key(template: str, *, user: str | None, uuid: str, ext: str, now: dt.datetime,
+               profile_name: str) -> str:
+    """The object key the contract's template rules produce."""
+    now = now.astimezone(dt.timezone.utc)
+    values = {
+        "user": user or "", "uuid": uuid, "ext": ext, "yyyy": f"{now.year:04d}",
+        "mm": f"{now.month:02d}", "dd": f"{now.day:02d}", "hh": f"{now.hour:02d}",
+        "timestamp": str(int(now.timestamp())), "profile": profile_name,
+    }
+    return re.sub(r"\{([a-z]+)\}", lambda m: values[m.group(1)], template)
+
+
+def ext_of(filename: str | None) -> str:
+    """`{ext}` per the contract: "." + lowercased extension; "" without filename/extension."""
+    if not filename or "." not in filename:
+        return ""
+    e = filename.rsplit(".", 1)[1]
+    return "." + e.lower() if e else ""
+
+
+def _cond_field(c) -> tuple[str, str, object] | None:
+    """Normalise a condition to (op, field-lowercase, value)."""
+    if isinstance(c, dict):
+        assert len(c) == 1, f"object condition with several members: {c}"
+        (k, v), = c.items()
+        return ("eq", k.lower(), v)
+    assert isinstance(c, list) and c, f"condition is neither object nor array: {c!r}"
+    op = c[0]
+    if op == "content-length-range":
+        assert len(c) == 3 and all(type(x) is int for x in c[1:]), f"bad range condition {c}"
+        return ("content-length-range", "", (c[1], c[2]))
+    assert len(c) == 3 and isinstance(c[1], str) and c[1].startswith("$"), f"bad condition {c}"
+    return (op.lower(), c[1][1:].lower(), c[2])
+
+
+def evaluate_policy(conditions: list, form: dict[str, str], bucket: str, size: int) -> list[str]:
+    """Evaluate the policy as OSS would for a POST of `form` (+ file of `size` bytes) to
+    `bucket`. Returns the failures (empty = the upload would be accepted)."""
+    lower = {k.lower(): v for k, v in form.items()}
+    lower["bucket"] = bucket
+    failures = []
+    for c in conditions:
+        op, field, value = _cond_field(c)
+        if op == "content-length-range":
+            lo, hi = value
+            if not (lo <= size <= hi):
+                failures.append(f"{c}: size {size}")
+            continue
+        if field not in lower:
+            failures.append(f"{c}: field {field!r} not in the form")
+            continue
+        got = lower[field]
+        ok = {
+            "eq": lambda: got == value,
+            "starts-with": lambda: isinstance(value, str) and got.startswith(value),
+            "in": lambda: got in value,
+            "not-in": lambda: got not in value,
+        }.get(op, lambda: False)()
+        if not ok:
+            failures.append(f"{c}: form has {got!r}")
+    return failures
+
+
+def has_condition(conditions: list, field: str, value) -> bool:
+    field = field.lower()
+    for c in conditions:
+        op, f, v = _cond_field(c)
+        if op == "eq" and f == field and v == value:
+            return True
+    return False
+
+
+def check_signed(body: dict, *, fmt: str, prof: dict, profile_name: str,
+                 akid: str = AKID, secret: str = SECRET, token: str | None = None,
+                 user: str | None, filename: str | None = None, content_type: str | None = None,
+                 size: int | None = None, now: dt.datetime | None = None,
+                 now_window: tuple[float, float] | None = None, uuid: str | None = None) -> dict:
+    """Check one successful answer against the contract. `now` (exact, CLI --now) or
+    `now_window` (unix seconds before/after an HTTP request). Returns the decoded policy."""
+    if fmt == "java":
+        java_keys = {"url", "policy", "signature", "ossAccessKeyId", "key"}
+        if token is not None:
+            # Not in the contract's java bean; an STS upload cannot work without the token
+            # (direct-upload.md: "the token goes into the form and the policy").
+            java_keys.add("securityToken")
+            assert body.get("securityToken") == token, f"java+STS securityToken {body.get('securityToken')!r}"
+        assert set(body) == java_keys, f"java shape has keys {sorted(body)}, want {sorted(java_keys)}"
+        policy_b64, signature, got_akid, key = (body["policy"], body["signature"],
+                                                body["ossAccessKeyId"], body["key"])
+        assert body["url"] == prof["endpoint"]
+    else:
+        assert set(body) == {"provider", "method", "url", "key", "expiresAt", "fields"}, \
+            f"native shape has keys {sorted(body)}"
+        assert body["provider"] == "aliyun-oss" and body["method"] == "POST"
+        assert body["url"] == prof["endpoint"]
+        fields = body["fields"]
+        want = {"key", "policy", "OSSAccessKeyId", "Signature", "success_action_status"}
+        if content_type is not None:
+            want.add("Content-Type")
+        if token is not None:
+            want.add("x-oss-security-token")
+        assert set(fields) == want, f"native fields {sorted(fields)} != {sorted(want)}"
+        assert all(isinstance(v, str) for v in fields.values()), f"non-string field: {fields}"
+        assert fields["success_action_status"] == "200"
+        if content_type is not None:
+            assert fields["Content-Type"] == content_type
+        if token is not None:
+            assert fields["x-oss-security-token"] == token
+        assert fields["key"] == body["key"]
+        policy_b64, signature, got_akid, key = (fields["policy"], fields["Signature"],
+                                                fields["OSSAccessKeyId"], body["key"])
+
+    assert got_akid == akid, f"access key id {got_akid!r} != {akid!r}"
+    # The signature, recomputed by both official SDKs.
+    assert signature == oracle.v1_signature(secret, policy_b64), "signature differs from the SDK oracle"
+
+    policy = oracle.decode_policy(policy_b64)
+    assert set(policy) == {"expiration", "conditions"}, f"policy members {sorted(policy)}"
+    expiration = parse_expiration(policy["expiration"])
+    expires_in = prof.get("expires_in", 300)
+    issued = expiration - dt.timedelta(seconds=expires_in)
+    if now is not None:
+        assert policy["expiration"] == fmt_expiration(now + dt.timedelta(seconds=expires_in)), \
+            f"expiration {policy['expiration']} != now {now} + {expires_in}s"
+        issued = now
+    if now_window is not None:
+        lo, hi = now_window
+        assert int(lo) - 1 <= issued.timestamp() <= hi + 1, \
+            f"expiration - expires_in = {issued} outside the request window"
+    if fmt == "native":
+        assert abs((parse_iso(body["expiresAt"]) - expiration).total_seconds()) < 1, \
+            f"expiresAt {body['expiresAt']} != policy expiration {policy['expiration']}"
+
+    # Key from the template.
+    if uuid is None:
+        m = re.search(UUID4_RE, key)
+        assert m, f"no lowercase v4 uuid in key {key!r}"
+        uuid = m.group(0)
+    expected_key = expand_key(prof["key"], user=user, uuid=uuid, ext=ext_of(filename),
+                              now=issued, profile_name=profile_name)
+    assert key == expected_key, f"key {key!r} != template result {expected_key!r}"
+
+    conds = policy["conditions"]
+    assert isinstance(conds, list)
+    norm = [_cond_field(c) for c in conds]
+    bucket = prof["bucket"]
+    assert any(f == "bucket" and v == bucket and op == "eq" for op, f, v in norm), \
+        f"bucket {bucket} not pinned: {conds}"
+    assert ["eq", "$key", key] in conds, f'["eq","$key",{key!r}] missing: {conds}'
+    ranges = [v for op, f, v in norm if op == "content-length-range"]
+    if size is not None:
+        want_range = (size, size)
+    else:
+        want_range = (prof.get("min_size", 0), prof.get("max_size", 1048576000))
+    assert ranges == [want_range], f"content-length-range {ranges} != [{want_range}]"
+
+    if fmt == "java":
+        # The java client sends only key/policy/OSSAccessKeyId/signature(/success_action_status):
+        # the policy pins exactly bucket, key and size (and, under STS, the token).
+        form = {"key": key, "policy": policy_b64, "OSSAccessKeyId": akid, "signature": signature}
+        if token is not None:
+            assert has_condition(conds, "x-oss-security-token", token), f"token not pinned: {conds}"
+            form["x-oss-security-token"] = token
+        assert len(conds) == 3 + (token is not None), \
+            f"java policy must pin exactly bucket, key, size{' and token' if token else ''}: {conds}"
+    else:
+        assert has_condition(conds, "success_action_status", "200"), f"status not pinned: {conds}"
+        if content_type is not None:
+            assert has_condition(conds, "Content-Type", content_type), f"Content-Type not pinned: {conds}"
+        if token is not None:
+            assert has_condition(conds, "x-oss-security-token", token), f"token not pinned: {conds}"
+        else:
+            assert not any(f == "x-oss-security-token" for _, f, _ in norm)
+        form = dict(body["fields"])
+    # Whatever else it pins, the form the client sends must satisfy the whole policy.
+    upload_size = size if size is not None else want_range[0]
+    failures = evaluate_policy(conds, form, bucket, upload_size)
+    assert not failures, f"the client's own form would fail the policy: {failures}"
+    return policy
+
+
+def assert_error_body(status: int, content_type: str | None, text: str, code: str,
+                      expect_status: int | None = None) -> dict:
+    expect_status = expect_status or ERROR_STATUS[code]
+    assert status == expect_status, f"status {status} != {expect_status} ({code}); body={text[:300]!r}"
+    if content_type is not None:
+        assert content_type.split(";")[0].strip().lower() == "application/json", content_type
+    doc = json.loads(text)
+    assert set(doc) == {"error"}, f"error body members {sorted(doc)}: {text}"
+    err = doc["error"]
+    assert set(err) == {"code", "message"}, f"error members {sorted(err)}: {text}"
+    assert err["code"] == code, f"error code {err['code']!r} != {code!r}: {text}"
+    assert isinstance(err["message"], str) and err["message"], f"empty message: {text}"
+    return err
+
+
+def assert_http_error(resp, code: str, expect_status: int | None = None) -> dict:
+    record_response("http error", resp)
+    return assert_error_body(resp.status_code, resp.headers.get("Content-Type"), resp.text, code,
+                             expect_status)
+
+
+def assert_std_headers(resp) -> None:
+    ct = resp.headers.get("Content-Type", "")
+    assert ct.split(";")[0].strip().lower() == "application/json", f"Content-Type {ct!r}"
+    assert resp.headers.get("Cache-Control", "").lower() == "no-store", \
+        f"Cache-Control {resp.headers.get('Cache-Control')!r}"
+    assert resp.headers.get("Content-Length") == str(len(resp.content)), \
+        f"Content-Length {resp.headers.get('Content-Length')!r} for {len(resp.content)} bytes"
+
+
+def secrets_in(blob: bytes | str, secrets: Iterable[str] = ALL_SECRETS) -> list[str]:
+    if isinstance(blob, bytes):
+        blob = blob.decode("utf-8", errors="replace")
+    return [s for s in secrets if s in blob]

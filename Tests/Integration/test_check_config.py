@@ -1,0 +1,102 @@
+"""`upsign check-config`: ok for good configs, one `path.to.field: message` line per problem."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import helpers
+
+DEMO = helpers.ROOT / "deploy" / "demo.toml"
+
+
+def OK_LINE(n: int):
+    # The contract writes `ok: N profile(s)`; read as "profile" or "profiles" (or literally).
+    return re.compile(rf"ok: {n} (profile|profiles|profile\(s\))")
+
+
+def check(cfg):
+    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
+
+
+def problem_lines(proc) -> list[str]:
+    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
+
+
+def test_demo_config_ok():
+    assert DEMO.is_file(), f"{DEMO} missing"
+    proc = check(DEMO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    n = len(helpers.load_profiles_from(DEMO)["profiles"])
+    assert OK_LINE(n).fullmatch(proc.stdout.strip()), repr(proc.stdout)
+
+
+def test_standard_test_config_ok(std_config, std_profiles):
+    proc = check(std_config)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert OK_LINE(len(std_profiles)).fullmatch(proc.stdout.strip()), repr(proc.stdout)
+
+
+BROKEN = {
+    "missing-bucket": ({}, {"bucket": None}, r"^profiles\.p\.bucket: "),
+    "unknown-placeholder": ({}, {"key": "x/{user}/{nope}{ext}"}, r"^profiles\.p\.key: "),
+    "bad-format": ({}, {"format": "xml"}, r"^profiles\.p\.format: "),
+    "threads-zero": ({"threads": 0}, {}, r"^server\.threads: "),
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_single_problem_reported_with_field_path(tmp_path, name):
+    server_over, prof_over, pattern = BROKEN[name]
+    cfg = helpers.write_config(tmp_path, server=dict(helpers.STANDARD_SERVER, default_profile="p",
+                                                     **server_over),
+                               profiles={"p": helpers.profile(**prof_over)})
+    proc = check(cfg)
+    assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
+    lines = problem_lines(proc)
+    assert any(re.match(pattern, l) for l in lines), f"no line matching {pattern!r} in {lines}"
+    assert not proc.stdout.startswith("ok"), proc.stdout
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    server = dict(helpers.STANDARD_SERVER, threads=0, default_profile="a")
+    profiles = {
+        "a": helpers.profile(bucket=None),
+        "b": helpers.profile(key="k/{user}/{bogus}"),
+        "c": helpers.profile(format="yaml"),
+    }
+    cfg = helpers.write_config(tmp_path, server=server, profiles=profiles)
+    proc = check(cfg)
+    assert proc.returncode == 1
+    lines = problem_lines(proc)
+    for pattern in (r"^server\.threads: ", r"^profiles\.a\.bucket: ", r"^profiles\.b\.key: ",
+                    r"^profiles\.c\.format: "):
+        assert any(re.match(pattern, l) for l in lines), f"{pattern!r} not among {lines}"
+    # `path.to.field: message` on every line
+    for l in lines:
+        assert re.match(r"^[A-Za-z0-9_.\-\[\]]+: \S", l), f"line not `path: message`: {l!r}"
+
+
+def test_unparseable_toml(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[server\nthreads = = 3\n")
+    proc = check(cfg)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert problem_lines(proc)
+
+
+def test_missing_config_file(tmp_path):
+    proc = check(tmp_path / "nope.toml")
+    assert proc.returncode != 0
+
+
+def test_serve_refuses_broken_config(tmp_path):
+    import subprocess
+    cfg = helpers.write_config(tmp_path, profiles={"p": helpers.profile(bucket=None)},
+                               server=dict(helpers.STANDARD_SERVER, default_profile="p"))
+    proc = subprocess.run(helpers.serve_argv(cfg, listen=f"unix:{helpers.scratch_dir()}/x.sock"),
+                          env=helpers.cred_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=15)
+    assert proc.returncode != 0
+    assert "bucket" in proc.stderr

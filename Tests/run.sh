@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Run every test: Swift unit tests, then the integration suite (Python, real nginx + workers).
+#
+#   bash Tests/run.sh            # from anywhere; as root on Debian 12
+#
+# Steps: install missing Debian packages (deploy/install-deps.sh), `swift build` (debug),
+# `swift test`, a venv in .build-venv/ with Tests/Integration/requirements.txt, then
+# `pytest Tests/Integration` against the debug binary. Exits non-zero if anything fails.
+#
+# Environment:
+#   SWIFT_SCRATCH_PATH   build folder for swift (default: SwiftPM's .build)
+#   PYTEST_ARGS          extra pytest arguments (e.g. "-k http -x")
+#   SKIP_SWIFT_TEST=1    skip `swift test` (the integration suite still runs)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- system packages ---------------------------------------------------------------------
+say "system packages"
+if [[ -f deploy/install-deps.sh ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    bash deploy/install-deps.sh
+  else
+    echo "not root: skipping deploy/install-deps.sh (the suite needs nginx, spawn-fcgi, wrk, ...)"
+  fi
+else
+  pkgs=(libfcgi-dev libfcgi-bin libssl-dev pkg-config nginx spawn-fcgi wrk curl python3-venv openssl systemd)
+  missing=()
+  for p in "${pkgs[@]}"; do
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$p")
+  done
+  if (( ${#missing[@]} )); then
+    DEBIAN_FRONTEND=noninteractive apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+  export PATH="/opt/swift/usr/bin:$PATH"
+fi
+
+swift_args=()
+if [[ -n ${SWIFT_SCRATCH_PATH:-} ]]; then
+  swift_args+=(--scratch-path "$SWIFT_SCRATCH_PATH")
+fi
+
+# --- Swift -----------------------------------------------------------------------------------
+say "swift build (debug)"
+swift build "${swift_args[@]}"
+BIN_DIR=$(swift build "${swift_args[@]}" --show-bin-path)
+export UPSIGN_BIN="$BIN_DIR/upsign"
+[[ -x $UPSIGN_BIN ]] || { echo "no binary at $UPSIGN_BIN" >&2; exit 1; }
+
+status=0
+if [[ ${SKIP_SWIFT_TEST:-0} != 1 ]]; then
+  say "swift test"
+  swift test "${swift_args[@]}" || status=$?
+  (( status == 0 )) || echo "swift test FAILED (exit $status); running the integration suite anyway" >&2
+fi
+
+# --- Python integration suite ----------------------------------------------------------------
+say "integration suite (pytest)"
+VENV="$ROOT/.build-venv"
+if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r Tests/Integration/requirements.txt
+
+pytest_status=0
+# shellcheck disable=SC2086
+"$VENV/bin/python" -m pytest Tests/Integration -q -p no:cacheprovider ${PYTEST_ARGS:-} || pytest_status=$?
+
+if (( status != 0 || pytest_status != 0 )); then
+  echo "FAILED: swift test exit $status, pytest exit $pytest_status" >&2
+  exit 1
+fi
+echo "all tests passed"
