@@ -11,7 +11,7 @@ public struct CGIParams: Sendable, ExpressibleByDictionaryLiteral, CustomStringC
     /// No params.
     public init() {}
 
-    /// Params from name/value pairs; a repeated name keeps its first value.
+    /// Params from name/value pairs, in order.
     public init(_ pairs: some Sequence<(String, String)>) {
         for (name, value) in pairs { append(name: Array(name.utf8), value: Array(value.utf8)) }
     }
@@ -48,12 +48,14 @@ public struct CGIParams: Sendable, ExpressibleByDictionaryLiteral, CustomStringC
         entries.append((start, start + name.count, storage.count))
     }
 
-    /// The value of `name`, or nil. With a repeated name, the first value.
+    /// The value of `name`, or nil. A repeated name gives its last value: nginx sends a param set
+    /// twice (`include fastcgi_params`, then an override) twice, and the override must win, as
+    /// it does in php-fpm.
     public subscript(name: String) -> String? {
         var name = name
         return name.withUTF8 { key -> String? in
             storage.withUnsafeBufferPointer { buffer -> String? in
-                for e in entries where e.equals - e.start == key.count {
+                for e in entries.reversed() where e.equals - e.start == key.count {
                     if memcmpEqual(buffer.baseAddress! + e.start, key.baseAddress, key.count) {
                         return String(decoding: UnsafeBufferPointer(rebasing: buffer[(e.equals + 1)..<e.end]), as: UTF8.self)
                     }

@@ -50,6 +50,8 @@ public final class FastCGIServer: Sendable {
     private let wakeWrite: Mutex<Int32>
     private let slots: [WorkerSlot]
     private let inFlight = Atomic<Int>(0)
+    /// Workers waiting in `epoll` for a new connection.
+    private let waitingForConnection = Atomic<Int>(0)
 
     /// Requests being answered right now.
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
@@ -135,14 +137,56 @@ public final class FastCGIServer: Sendable {
             }
             threads.append(thread)
         }
-        // Wait for shutdown, then keep interrupting idle workers until all have left.
-        var ready = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
-        while !isStopping { _ = poll(&ready, 1, 1000) }
+        superviseUntilShutdown()
+        // Keep interrupting idle workers until all have left.
         while !slots.allSatisfy({ $0.state.withLock { $0.exited } }) {
             interruptIdleWorkers()
             usleep(20_000)
         }
         for t in threads { pthread_join(t, nil) }
+    }
+
+    /// Until shutdown: when every worker holds a connection and another connection waits to be
+    /// accepted, frees a worker that is idle on a kept-alive connection, so the waiting one is not
+    /// stuck until the web server drops an idle connection (nginx: after 60 s). That happens when
+    /// the web server keeps more idle connections than there are threads (nginx
+    /// `worker_processes` × upstream `keepalive` ≥ `threads`).
+    private func superviseUntilShutdown() {
+        var fds = [
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: configuration.socket.fd, events: Int16(POLLIN), revents: 0),
+        ]
+        var next = 0
+        var lastReport = timespec()
+        while !isStopping {
+            guard waitingForConnection.load(ordering: .acquiring) == 0 else {
+                _ = poll(&fds, 1, 100)
+                continue
+            }
+            _ = poll(&fds, 2, 50)
+            guard !isStopping, fds[1].revents & Int16(POLLIN) != 0,
+                waitingForConnection.load(ordering: .acquiring) == 0
+            else { continue }
+            for offset in 0..<slots.count {
+                let index = (next + offset) % slots.count
+                let freed = slots[index].state.withLock { s -> Bool in
+                    guard s.idleOnConnection, !s.exited, let t = s.thread else { return false }
+                    pthread_kill(t, Self.wakeSignal)
+                    return true
+                }
+                if freed {
+                    next = index + 1
+                    var now = timespec()
+                    clock_gettime(CLOCK_MONOTONIC, &now)
+                    if lastReport.tv_sec == 0 || now.tv_sec - lastReport.tv_sec >= 60 {
+                        lastReport = now
+                        report("all \(slots.count) threads hold connections and another is waiting: closing idle kept-alive connections to serve it; raise threads above the web server's kept connections (nginx worker_processes x upstream keepalive)")
+                    }
+                    break
+                }
+            }
+            usleep(5_000)  // let the freed worker accept before looking again
+        }
     }
 
     /// A handler that does nothing: its only effect is that a blocking `read(2)` returns `EINTR`.
@@ -227,6 +271,8 @@ public final class FastCGIServer: Sendable {
 
     /// Blocks until the listening socket is readable (true) or shutdown begins (false).
     private func waitForConnection(epoll: Int32) -> Bool {
+        waitingForConnection.add(1, ordering: .releasing)
+        defer { waitingForConnection.subtract(1, ordering: .releasing) }
         var events = (epoll_event(), epoll_event())
         while true {
             let n = withUnsafeMutableBytes(of: &events) { raw in

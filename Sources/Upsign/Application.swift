@@ -110,17 +110,20 @@ public struct Application: Sendable {
         }
         if profile.requireUser && user == nil { return .failure(.identityRequired) }
 
-        let creds: Credentials
-        switch credentials.credentials(for: profile.credentials) {
-        case .success(let c): creds = c
-        case .failure: return .failure(.credentialsUnavailable)
-        }
         guard let uuid = uuid() else {
             logger.error("no random bytes for a UUID")
             return .failure(.internalError)
         }
-        let now = clock()
-        return PolicyIssuer(profile: profile, credentials: creds)
-            .issue(parameters, user: user, uuid: uuid, now: now)
+        // Input errors are answered before credential trouble: a client learns what it did wrong.
+        let issuer = PolicyIssuer(profile: profile)
+        let upload: PostUpload
+        switch issuer.upload(parameters, user: user, uuid: uuid, now: clock()) {
+        case .success(let u): upload = u
+        case .failure(let e): return .failure(e)
+        }
+        switch credentials.credentials(for: profile.credentials) {
+        case .success(let c): return .success(issuer.answer(upload, format: issuer.format(parameters), credentials: c))
+        case .failure: return .failure(.credentialsUnavailable)
+        }
     }
 }

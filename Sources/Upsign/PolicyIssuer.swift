@@ -1,18 +1,15 @@
 import JSONText
 import PostPolicy
 
-/// Turns a profile, the client's parameters and one clock reading into a signed answer body.
-/// Pure: the same inputs always give the same bytes.
+/// Turns a profile, the client's parameters and one clock reading into an upload description,
+/// and that into a signed answer body. Pure: the same inputs always give the same bytes.
 public struct PolicyIssuer: Sendable {
     /// The profile.
     public let profile: Profile
-    /// The credentials that sign.
-    public let credentials: Credentials
 
-    /// Creates an issuer.
-    public init(profile: Profile, credentials: Credentials) {
+    /// Creates an issuer for `profile`.
+    public init(profile: Profile) {
         self.profile = profile
-        self.credentials = credentials
     }
 
     /// The extension of `filename` with its dot, lowercased; "" when it has none. Only the last
@@ -41,9 +38,13 @@ public struct PolicyIssuer: Sendable {
         return .success(String(decoding: ext, as: UTF8.self))
     }
 
-    /// Checks the parameters against the profile and signs; the answer body in the chosen shape.
-    public func issue(_ p: PolicyParameters, user: String?, uuid: String, now: Timestamp) -> Result<[UInt8], APIError> {
-        let format = p.format ?? profile.format
+    /// The answer shape for `p`: the client's `format`, else the profile's.
+    public func format(_ p: PolicyParameters) -> ResponseFormat { p.format ?? profile.format }
+
+    /// Checks the parameters against the profile and describes the one upload they allow: the
+    /// key made from the template, the size range, and what the form must pin.
+    public func upload(_ p: PolicyParameters, user: String?, uuid: String, now: Timestamp) -> Result<PostUpload, APIError> {
+        let format = format(p)
         let ext: String
         switch fileExtension(p.filename) {
         case .success(let e): ext = e
@@ -71,12 +72,16 @@ public struct PolicyIssuer: Sendable {
             status = 200
         }
         let key = profile.key.render(.init(user: user, uuid: uuid, ext: ext, time: now, profile: profile.name))
-        let upload = PostUpload(
+        return .success(PostUpload(
             bucket: profile.bucket, url: profile.endpoint, key: key, contentLength: range,
             contentType: contentType, successActionStatus: status, issuedAt: now,
-            expiration: now.adding(seconds: profile.expiresIn))
+            expiration: now.adding(seconds: profile.expiresIn)))
+    }
+
+    /// Signs `upload` with `credentials`; the answer body in `format`.
+    public func answer(_ upload: PostUpload, format: ResponseFormat, credentials: Credentials) -> [UInt8] {
         let form = OSSPostSignerV1(credentials: credentials).sign(upload)
-        return .success(format == .java ? Self.javaBody(form) : Self.nativeBody(form, provider: profile.provider))
+        return format == .java ? Self.javaBody(form) : Self.nativeBody(form, provider: profile.provider)
     }
 
     /// `{"url","policy","signature","ossAccessKeyId","key"}`: the Java backend's bean, byte for

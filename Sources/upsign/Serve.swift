@@ -85,7 +85,7 @@ struct Serve: ParsableCommand {
         let threadCount = threads ?? configuration.server.threads
         let server = try FastCGIServer(
             configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),
-            report: { message in logger.error("worker", metadata: ["error": .string(message)]) },
+            report: { message in logger.warning("worker", metadata: ["event": .string(message)]) },
             handler: { application.respond(to: $0) })
 
         let drainSeconds = UInt32(drainTimeout)

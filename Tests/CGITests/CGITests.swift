@@ -35,4 +35,12 @@ struct CGIRequestTests {
         #expect(r.mediaType == "application/json")
         #expect(r.method == "GET")
     }
+
+    @Test func aRepeatedParamGivesItsLastValue() {
+        let params = CGIParams([("UPSIGN_USER", "from-include"), ("A", "1"), ("UPSIGN_USER", "override")])
+        #expect(params["UPSIGN_USER"] == "override")
+        #expect(params["A"] == "1")
+        #expect(params["B"] == nil)
+        #expect(params.count == 3)
+    }
 }

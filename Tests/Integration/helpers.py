@@ -317,7 +317,7 @@ def listening_unix_socket(path: Path, backlog: int = 128) -> socket.socket:
 NGINX_CONF = """\
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes {workers};
 {user_line}
 pid {dir}/nginx.pid;
 error_log {dir}/error.log info;
@@ -351,11 +351,11 @@ http {{
 class Nginx:
     """A private nginx on a free 127.0.0.1 port, proxying everything to one FastCGI upstream."""
 
-    def __init__(self, upstream: str, keepalive: int = 16, extra_location: str = ""):
+    def __init__(self, upstream: str, keepalive: int = 16, extra_location: str = "", workers: int = 1):
         self.dir = scratch_dir("usngx")
         self.port = free_port()
         conf = NGINX_CONF.format(
-            dir=self.dir, port=self.port, upstream=upstream, keepalive=keepalive,
+            dir=self.dir, port=self.port, upstream=upstream, keepalive=keepalive, workers=workers,
             fastcgi_params=FASTCGI_PARAMS, extra_location=extra_location,
             user_line="user root;" if os.geteuid() == 0 else "")
         self.conf = self.dir / "nginx.conf"
