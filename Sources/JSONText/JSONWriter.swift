@@ -41,11 +41,22 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes an integer value.
-    public mutating func integer(_ value: some BinaryInteger) {
+    public mutating func integer(_ value: Int64) {
         separate()
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        // Digits of the magnitude, least significant first, then reversed in place.
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
         needsComma = true
     }
+
+    /// Writes an integer value.
+    public mutating func integer(_ value: Int) { integer(Int64(value)) }
 
     /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {

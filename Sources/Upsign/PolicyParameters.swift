@@ -24,6 +24,9 @@ public struct PolicyParameters: Sendable, Equatable {
         self.format = format
     }
 
+    /// The most parameters a request may carry (a policy request needs five).
+    public static let maxPairs = 64
+
     /// Reads the parameters from the query string and, for a POST, from a form or JSON body.
     /// A parameter given twice (in one source or across them) is an error; unknown ones are ignored.
     public static func parse(_ request: CGIRequest) throws(APIError) -> PolicyParameters {
@@ -41,10 +44,13 @@ public struct PolicyParameters: Sendable, Equatable {
                 throw .unsupportedMediaType
             }
         }
-        var seen = Set<String>()
+        guard pairs.count <= maxPairs else {
+            throw .invalidRequest("more than \(maxPairs) parameters")
+        }
         var p = PolicyParameters()
-        for (name, value) in pairs {
-            guard seen.insert(name).inserted else {
+        for (index, (name, value)) in pairs.enumerated() {
+            // A handful of pairs: a linear look-back is cheaper than hashing them.
+            guard !pairs[..<index].contains(where: { $0.0 == name }) else {
                 throw .invalidRequest("parameter '\(name)' is given more than once")
             }
             switch name {

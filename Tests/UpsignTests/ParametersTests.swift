@@ -54,6 +54,14 @@ struct ParametersTests {
         }
     }
 
+    @Test func aFloodOfParametersIsRefused() {
+        let flood = (0..<1000).map { "p\($0)=" }.joined(separator: "&")
+        #expect(throws: APIError.invalidRequest("more than 64 parameters")) {
+            try PolicyParameters.parse(request(method: "POST", type: "application/x-www-form-urlencoded", body: flood))
+        }
+        #expect((try? PolicyParameters.parse(request(query: (0..<64).map { "p\($0)=" }.joined(separator: "&")))) != nil)
+    }
+
     @Test func unknownBodyTypesAre415() {
         #expect(throws: APIError.unsupportedMediaType) {
             try PolicyParameters.parse(request(method: "POST", type: "text/plain", body: "profile=a"))
