@@ -35,11 +35,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// `20261129`: the date part of V4 credential scopes.
     public var compactDate: String {
-        let t = utc
         var s = [UInt8]()
-        Self.append(t.year, width: 4, to: &s)
-        Self.append(t.month, width: 2, to: &s)
-        Self.append(t.day, width: 2, to: &s)
+        Self.appendCompactDate(utc, to: &s)
         return String(decoding: s, as: UTF8.self)
     }
 
@@ -47,15 +44,20 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     public var compactDateTime: String {
         let t = utc
         var s = [UInt8]()
-        Self.append(t.year, width: 4, to: &s)
-        Self.append(t.month, width: 2, to: &s)
-        Self.append(t.day, width: 2, to: &s)
+        s.reserveCapacity(16)
+        Self.appendCompactDate(t, to: &s)
         s.append(UInt8(ascii: "T"))
         Self.append(t.hour, width: 2, to: &s)
         Self.append(t.minute, width: 2, to: &s)
         Self.append(t.second, width: 2, to: &s)
         s.append(UInt8(ascii: "Z"))
         return String(decoding: s, as: UTF8.self)
+    }
+
+    private static func appendCompactDate(_ t: UTCDateTime, to s: inout [UInt8]) {
+        append(t.year, width: 4, to: &s)
+        append(t.month, width: 2, to: &s)
+        append(t.day, width: 2, to: &s)
     }
 
     /// Appends `value` as exactly `width` decimal digits (zero-padded, high digits dropped).

@@ -1,0 +1,47 @@
+/// A signed browser-POST form: where to post and exactly which fields to send before the file.
+public struct SignedPostForm: Sendable, Equatable {
+    /// One form field.
+    public struct Field: Sendable, Equatable {
+        /// The field name, as the store spells it.
+        public let name: String
+        /// The field value.
+        public let value: String
+        /// Creates a field.
+        public init(_ name: String, _ value: String) { self.name = name; self.value = value }
+    }
+
+    /// Where the form is posted.
+    public let url: String
+    /// The object key.
+    public let key: String
+    /// When the policy expires.
+    public let expiration: Timestamp
+    /// The base64 policy document.
+    public let policy: String
+    /// The signature over the policy.
+    public let signature: String
+    /// The access key id that signed.
+    public let accessKeyId: String
+    /// The STS token, when the credentials are temporary.
+    public let securityToken: String?
+    /// Every field the client must send, in order (the file goes after them).
+    public let fields: [Field]
+
+    /// Creates a signed form.
+    public init(
+        url: String, key: String, expiration: Timestamp, policy: String, signature: String,
+        accessKeyId: String, securityToken: String?, fields: [Field]
+    ) {
+        self.url = url
+        self.key = key
+        self.expiration = expiration
+        self.policy = policy
+        self.signature = signature
+        self.accessKeyId = accessKeyId
+        self.securityToken = securityToken
+        self.fields = fields
+    }
+
+    /// The value of the field `name`, if sent.
+    public func field(_ name: String) -> String? { fields.first(where: { $0.name == name })?.value }
+}
