@@ -50,6 +50,8 @@ public final class FastCGIServer: Sendable {
     private let wakeWrite: Mutex<Int32>
     private let slots: [WorkerSlot]
     private let inFlight = Atomic<Int>(0)
+    /// Workers that have left their loop.
+    private let exitedWorkers = Atomic<Int>(0)
     /// Workers waiting in `epoll` for a new connection.
     private let waitingForConnection = Atomic<Int>(0)
 
@@ -138,12 +140,15 @@ public final class FastCGIServer: Sendable {
             threads.append(thread)
         }
         superviseUntilShutdown()
+        let failed = !isStopping
+        if failed { beginShutdown() }
         // Keep interrupting idle workers until all have left.
         while !slots.allSatisfy({ $0.state.withLock { $0.exited } }) {
             interruptIdleWorkers()
             usleep(20_000)
         }
         for t in threads { pthread_join(t, nil) }
+        if failed { throw .workersExited }
     }
 
     /// Until shutdown: when every worker holds a connection and another connection waits to be
@@ -158,7 +163,7 @@ public final class FastCGIServer: Sendable {
         ]
         var next = 0
         var lastReport = timespec()
-        while !isStopping {
+        while !isStopping && exitedWorkers.load(ordering: .acquiring) < slots.count {
             guard waitingForConnection.load(ordering: .acquiring) == 0 else {
                 _ = poll(&fds, 1, 100)
                 continue
@@ -210,7 +215,10 @@ public final class FastCGIServer: Sendable {
     private func workerLoop(index: Int) {
         let slot = slots[index]
         slot.state.withLock { $0.thread = pthread_self() }
-        defer { slot.state.withLock { $0.exited = true } }
+        defer {
+            slot.state.withLock { $0.exited = true }
+            exitedWorkers.add(1, ordering: .releasing)
+        }
 
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }

@@ -39,7 +39,6 @@ struct Serve: ParsableCommand {
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode is an octal mode such as 660")
         }
-        _ = mode
         guard (1...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be 1...3600") }
     }
 
@@ -114,7 +113,13 @@ struct Serve: ParsableCommand {
             "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
             "base_path": .string(configuration.server.basePath),
         ])
-        try server.run()
+        do {
+            try server.run()
+        } catch {
+            logger.critical("stopped on an error", metadata: ["error": .string(error.description)])
+            socket.close()
+            throw ExitCode(1)
+        }
         socket.close()
         logger.notice("upsign stopped")
     }
