@@ -17,15 +17,7 @@ public struct OSSPostSignerV1: Sendable {
             .equals(field: "key", value: upload.key),
             .contentLengthRange(min: upload.contentLength.lowerBound, max: upload.contentLength.upperBound),
         ]
-        if let status = upload.successActionStatus {
-            conditions.append(.exact(field: "success_action_status", value: String(status)))
-        }
-        if let type = upload.contentType {
-            conditions.append(.equals(field: "Content-Type", value: type))
-        }
-        if let token = credentials.securityToken {
-            conditions.append(.exact(field: "x-oss-security-token", value: token))
-        }
+        conditions += upload.trailingConditions(securityToken: credentials.securityToken)
         return PolicyDocument(expiration: upload.expiration, conditions: conditions)
     }
 
@@ -44,9 +36,7 @@ public struct OSSPostSignerV1: Sendable {
             .init("OSSAccessKeyId", credentials.accessKeyId),
             .init("Signature", signature),
         ]
-        if let status = upload.successActionStatus { fields.append(.init("success_action_status", String(status))) }
-        if let type = upload.contentType { fields.append(.init("Content-Type", type)) }
-        if let token = credentials.securityToken { fields.append(.init("x-oss-security-token", token)) }
+        fields += upload.trailingFields(securityToken: credentials.securityToken)
         return SignedPostForm(
             url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,
             signature: signature, accessKeyId: credentials.accessKeyId,

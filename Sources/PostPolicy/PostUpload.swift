@@ -32,3 +32,24 @@ public struct PostUpload: Sendable, Equatable {
         self.expiration = expiration
     }
 }
+
+extension PostUpload {
+    /// What every OSS scheme pins after the key and size, in this order: the status, the content
+    /// type and the STS token (in the form *and* the policy, or OSS refuses the temporary key).
+    func trailingConditions(securityToken: String?) -> [PolicyCondition] {
+        var conditions: [PolicyCondition] = []
+        if let successActionStatus { conditions.append(.exact(field: "success_action_status", value: String(successActionStatus))) }
+        if let contentType { conditions.append(.equals(field: "Content-Type", value: contentType)) }
+        if let securityToken { conditions.append(.exact(field: "x-oss-security-token", value: securityToken)) }
+        return conditions
+    }
+
+    /// The form fields matching `trailingConditions`.
+    func trailingFields(securityToken: String?) -> [SignedPostForm.Field] {
+        var fields: [SignedPostForm.Field] = []
+        if let successActionStatus { fields.append(.init("success_action_status", String(successActionStatus))) }
+        if let contentType { fields.append(.init("Content-Type", contentType)) }
+        if let securityToken { fields.append(.init("x-oss-security-token", securityToken)) }
+        return fields
+    }
+}

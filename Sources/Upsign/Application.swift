@@ -17,6 +17,8 @@ public struct Application: Sendable {
     /// Where request events are logged.
     public let logger: Logger
 
+    /// Derived V4 signing keys, shared by every request.
+    private let signingKeys = OSSSigningKeyCache()
     private let policyPath: String
     private let healthPath: String
 
@@ -122,7 +124,8 @@ public struct Application: Sendable {
         case .failure(let e): return .failure(e)
         }
         switch credentials.credentials(for: profile.credentials) {
-        case .success(let c): return .success(issuer.answer(upload, format: issuer.format(parameters), credentials: c))
+        case .success(let c):
+            return .success(issuer.answer(upload, format: issuer.format(parameters), credentials: c, keys: signingKeys))
         case .failure: return .failure(.credentialsUnavailable)
         }
     }

@@ -172,7 +172,7 @@ private struct TableReader {
                 problem("\(path).provider", "unsupported provider '\(s)'; supported: " + Provider.allCases.map(\.rawValue).joined(separator: ", "))
             }
         }
-        var signature = SignatureVersion.v1
+        var signature: SignatureVersion?
         if let s = string(t, "signature", path) {
             if let v = SignatureVersion(rawValue: s) {
                 signature = v
@@ -255,6 +255,14 @@ private struct TableReader {
                 problem("\(path).format", "must be one of " + ResponseFormat.allCases.map(\.rawValue).joined(separator: ", "))
             }
         }
+        // V4 is the default; the Java bean has no place for V4 fields, so java profiles sign V1.
+        if format == .java, signature == .v4 {
+            problem("\(path).signature", "format \"java\" answers the Java bean, which carries only V1 fields; use \"v1\" or format \"native\"")
+        }
+        let signatureVersion = signature ?? (format == .java ? .v1 : .v4)
+        if signatureVersion == .v4, region == nil, t["region"] == nil {
+            problem("\(path).region", "missing: V4 signatures are scoped to a region (such as cn-hangzhou)")
+        }
         let requireUser = bool(t, "require_user", path) ?? (key?.uses(.user) ?? false)
         if requireUser == false, key?.uses(.user) == true {
             problem("\(path).require_user", "the key template uses {user}, so a user is required")
@@ -273,7 +281,7 @@ private struct TableReader {
 
         guard problems.count == before, let bucket, let endpoint, let key else { return nil }
         return Profile(
-            name: name, provider: provider, signature: signature, bucket: bucket, region: region,
+            name: name, provider: provider, signature: signatureVersion, bucket: bucket, region: region,
             endpoint: endpoint, key: key, extensions: extensions, contentTypes: contentTypes,
             minSize: minSize, maxSize: maxSize, expiresIn: expiresIn, format: format,
             requireUser: requireUser, credentials: credentials)

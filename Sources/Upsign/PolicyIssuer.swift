@@ -45,6 +45,9 @@ public struct PolicyIssuer: Sendable {
     /// key made from the template, the size range, and what the form must pin.
     public func upload(_ p: PolicyParameters, user: String?, uuid: String, now: Timestamp) -> Result<PostUpload, APIError> {
         let format = format(p)
+        if format == .java && profile.signature != .v1 {
+            return .failure(.invalidRequest("format java carries only V1 fields; this profile signs \(profile.signature.rawValue)"))
+        }
         let ext: String
         switch fileExtension(p.filename) {
         case .success(let e): ext = e
@@ -78,9 +81,20 @@ public struct PolicyIssuer: Sendable {
             expiration: now.adding(seconds: profile.expiresIn)))
     }
 
-    /// Signs `upload` with `credentials`; the answer body in `format`.
-    public func answer(_ upload: PostUpload, format: ResponseFormat, credentials: Credentials) -> [UInt8] {
-        let form = OSSPostSignerV1(credentials: credentials).sign(upload)
+    /// Signs `upload` with `credentials` (V4 keys come from `keys`, kept per credentials
+    /// `generation`); the answer body in `format`.
+    public func answer(
+        _ upload: PostUpload, format: ResponseFormat, credentials: Credentials,
+        keys: OSSSigningKeyCache? = nil, generation: UInt64 = 0
+    ) -> [UInt8] {
+        let form: SignedPostForm
+        switch profile.signature {
+        case .v1:
+            form = OSSPostSignerV1(credentials: credentials).sign(upload)
+        case .v4:
+            form = OSSPostSignerV4(credentials: credentials, region: profile.region ?? "", cache: keys.map { ($0, generation) })
+                .sign(upload)
+        }
         return format == .java ? Self.javaBody(form) : Self.nativeBody(form, provider: profile.provider)
     }
 

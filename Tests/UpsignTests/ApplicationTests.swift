@@ -33,9 +33,16 @@ struct ApplicationTests {
 
         [profiles.native]
         bucket = "examplebucket"
-        region = "cn-hangzhou"
+        region = "oss-cn-hangzhou"
         key = "n/{user}/{uuid}{ext}"
         content_types = ["image/"]
+
+        [profiles.nativev1]
+        bucket = "examplebucket"
+        region = "cn-hangzhou"
+        key = "n1/{uuid}{ext}"
+        signature = "v1"
+        format = "native"
         """
 
     static let uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -90,13 +97,23 @@ struct ApplicationTests {
         )
     }
 
-    @Test func answersTheNativeShapeWithExactFormFields() throws {
+    @Test func answersTheNativeShapeWithV4FormFields() throws {
         let r = get("/upload/policy", query: "profile=native&contentType=image/webp&size=10&filename=a.webp")
         #expect(r.status == 200)
         let text = r.bodyText
         #expect(text.hasPrefix(#"{"provider":"aliyun-oss","method":"POST","url":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","expiresAt":"2026-01-03T00:04:59.000Z","fields":{"key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","policy":""#))
+        // Issued at 23:59:59: the credential's day and x-oss-date stay on the day of issue even
+        // though the policy expires on the next one.
+        #expect(text.contains(#""x-oss-signature-version":"OSS4-HMAC-SHA256","x-oss-credential":"LTAItest/20260102/cn-hangzhou/oss/aliyun_v4_request","x-oss-date":"20260102T235959Z","x-oss-signature":""#))
         #expect(text.hasSuffix(#","success_action_status":"200","Content-Type":"image/webp"}}"#))
+    }
+
+    @Test func answersTheNativeShapeWithV1FormFields() throws {
+        let r = get("/upload/policy", query: "profile=nativev1&filename=a.webp")
+        #expect(r.status == 200)
+        let text = r.bodyText
         #expect(text.contains(#""OSSAccessKeyId":"LTAItest","Signature":""#))
+        #expect(text.hasSuffix(#","success_action_status":"200"}}"#))
     }
 
     @Test func formatParameterOverridesTheProfile() throws {
@@ -120,6 +137,7 @@ struct ApplicationTests {
         ("/upload/policy", "size=1001", "alice", "GET", 400, "size_out_of_range"),
         ("/upload/policy", "profile=native", "alice", "GET", 400, "missing_parameter"),
         ("/upload/policy", "profile=nope", "alice", "GET", 404, "unknown_profile"),
+        ("/upload/policy", "profile=native&format=java&contentType=image/png", "alice", "GET", 400, "invalid_request"),
         ("/upload/policy", "profile=open", "alice", "GET", 503, "credentials_unavailable"),
         ("/upload/policy", "profile=open&filename=a.b%20c", "alice", "GET", 400, "extension_not_allowed"),
         ("/upload/policy", "", "alice", "PUT", 405, "method_not_allowed"),

@@ -23,6 +23,8 @@ struct ConfigurationTests {
         #expect(avatar.minSize == 1 && avatar.maxSize == 10_485_760)
         let docs = try #require(c.profiles["docs"])
         #expect(docs.format == .native)
+        #expect(docs.signature == .v4)
+        #expect(avatar.signature == .v1)
         #expect(!docs.requireUser)
         #expect(docs.expiresIn == 300)
         #expect(docs.maxSize == 1_048_576_000)
@@ -46,6 +48,24 @@ struct ConfigurationTests {
             ] {
                 #expect(paths.contains(expected), "missing problem for \(expected): \(error)")
             }
+        }
+    }
+
+    @Test func javaProfilesSignV1AndV4NeedsARegion() {
+        do {
+            _ = try Configuration.parse(toml: """
+                [profiles.a]
+                bucket = "abc"
+                endpoint = "https://abc.example.com"
+                format = "java"
+                signature = "v4"
+                [profiles.b]
+                bucket = "abc"
+                endpoint = "https://abc.example.com"
+                """)
+            Issue.record("parsed")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["profiles.a.signature", "profiles.a.region", "profiles.b.region"])
         }
     }
 

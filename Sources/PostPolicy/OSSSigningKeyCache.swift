@@ -1,0 +1,33 @@
+import Crypto
+import Synchronization
+
+/// Derived OSS V4 signing keys, cached per (access key id, secret generation, day, region), as
+/// aws-sdk-go-v2's key deriver does: four HMACs are saved on every request but the first of a day.
+/// Safe to share between threads; the lock is held only for a dictionary look-up or insert.
+public final class OSSSigningKeyCache: Sendable {
+    struct Key: Hashable {
+        let accessKeyId: String
+        let generation: UInt64
+        let date: String
+        let region: String
+    }
+
+    private let keys = Mutex<[Key: [UInt8]]>([:])
+    private let capacity: Int
+
+    /// Creates an empty cache holding at most `capacity` keys (old days fall out when full).
+    public init(capacity: Int = 64) { self.capacity = capacity }
+
+    /// The signing key for `credentials` on `date` (`YYYYMMDD`) in `region`, derived on a miss.
+    /// `generation` identifies the secret: a rotated secret must come with a new generation.
+    public func key(for credentials: Credentials, generation: UInt64, date: String, region: String) -> [UInt8] {
+        let id = Key(accessKeyId: credentials.accessKeyId, generation: generation, date: date, region: region)
+        if let hit = keys.withLock({ $0[id] }) { return hit }
+        let derived = OSSPostSignerV4.signingKey(secret: credentials.secret, date: date, region: region)
+        keys.withLock { cache in
+            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
+            cache[id] = derived
+        }
+        return derived
+    }
+}
