@@ -68,6 +68,10 @@ public struct APIError: Error, Sendable, Equatable {
     /// 503 `credentials_unavailable`.
     public static let credentialsUnavailable = APIError(
         status: 503, code: "credentials_unavailable", message: "the storage credentials for this profile are not available")
+    /// 503 `credentials_expired`: the temporary credentials' `Expiration` has passed and no
+    /// fresher ones were written.
+    public static let credentialsExpired = APIError(
+        status: 503, code: "credentials_expired", message: "the storage credentials for this profile have expired")
     /// 500 `internal_error`: only for faults of the machine (no randomness), never for input.
     public static let internalError = APIError(status: 500, code: "internal_error", message: "internal error")
 

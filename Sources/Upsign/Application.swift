@@ -118,15 +118,30 @@ public struct Application: Sendable {
         }
         // Input errors are answered before credential trouble: a client learns what it did wrong.
         let issuer = PolicyIssuer(profile: profile)
-        let upload: PostUpload
+        var upload: PostUpload
         switch issuer.upload(parameters, user: user, uuid: uuid, now: clock()) {
         case .success(let u): upload = u
         case .failure(let e): return .failure(e)
         }
-        switch credentials.credentials(for: profile.credentials) {
-        case .success(let c):
-            return .success(issuer.answer(upload, format: issuer.format(parameters), credentials: c, keys: signingKeys))
+        let snapshot: CredentialStore.Snapshot
+        switch credentials.snapshot(for: profile.credentials) {
+        case .success(let s): snapshot = s
         case .failure: return .failure(.credentialsUnavailable)
         }
+        if let expiration = snapshot.expiration {
+            // Temporary credentials past their expiration would sign forms OSS refuses.
+            guard upload.issuedAt < expiration else {
+                logger.error("credentials expired; refusing to sign", metadata: [
+                    "credentials.source": .string(profile.credentials.description),
+                    "credentials.expiration": .string(expiration.iso8601Milliseconds),
+                ])
+                return .failure(.credentialsExpired)
+            }
+            // A policy must not outlive the token that signs it.
+            upload.expiration = min(upload.expiration, expiration)
+        }
+        return .success(issuer.answer(
+            upload, format: issuer.format(parameters), credentials: snapshot.credentials,
+            keys: signingKeys, generation: snapshot.generation))
     }
 }

@@ -1,51 +1,162 @@
 import Glibc
-import JSONText
 import PostPolicy
+import Synchronization
 
-/// The credentials of every profile, loaded once at start-up from the environment or files.
-/// A source that could not be loaded is remembered with its reason, so its profiles answer 503
-/// while the others keep working.
-public struct CredentialStore: Sendable {
+/// The credentials of every profile, loaded at start-up from the environment or files, and
+/// reloaded when a file changes (`reloadChangedFiles`, polled by `serve`) or on demand
+/// (`reloadAll`, SIGHUP).
+///
+/// Each source is one immutable `Snapshot` swapped whole under a lock, so a request signs with
+/// exactly one generation of credentials. A file that cannot be read or parsed (half-written by
+/// an agent, say) keeps the previous snapshot; a source that never loaded answers 503.
+public final class CredentialStore: Sendable {
     /// Why credentials could not be loaded. Never includes a secret.
     public struct LoadError: Error, Sendable, Equatable, CustomStringConvertible {
-        /// A sentence naming the source and the problem.
+        /// A sentence naming the problem.
         public let description: String
     }
 
-    private var loaded: [CredentialsSource: Result<Credentials, LoadError>]
+    /// One generation of a source's credentials.
+    public struct Snapshot: Sendable, Equatable {
+        /// The key pair and token.
+        public let credentials: Credentials
+        /// Unique across the store; a new one for every successful (re)load.
+        public let generation: UInt64
+        /// When temporary credentials stop working, if known.
+        public let expiration: Timestamp?
+    }
+
+    /// What a reload did to one source, for the log.
+    public enum ReloadEvent: Sendable, Equatable {
+        /// New credentials are in use.
+        case loaded(source: CredentialsSource, generation: UInt64, expiration: Timestamp?)
+        /// The source could not be read; the previous credentials (if any) stay in use.
+        case failed(source: CredentialsSource, error: LoadError, keptGeneration: UInt64?)
+    }
+
+    /// A file's identity and modification stamp: a change in any of them means "read again".
+    struct FileStamp: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64, mtimeSeconds: Int, mtimeNanoseconds: Int, ctimeNanoseconds: Int
+    }
+
+    private struct Entry {
+        var snapshot: Snapshot?
+        var lastError: LoadError?
+        var stamp: FileStamp?
+    }
+
+    private struct State {
+        var entries: [CredentialsSource: Entry] = [:]
+        var nextGeneration: UInt64 = 1
+    }
+
+    private let state: Mutex<State>
+    private let environment: [String: String]
 
     /// Loads each distinct source named by `profiles`.
     public init(profiles: some Sequence<Profile>, environment: [String: String]) {
-        var loaded: [CredentialsSource: Result<Credentials, LoadError>] = [:]
-        for profile in profiles where loaded[profile.credentials] == nil {
-            loaded[profile.credentials] = Self.load(profile.credentials, environment: environment)
-        }
-        self.loaded = loaded
+        self.environment = environment
+        state = Mutex(State())
+        var sources: [CredentialsSource] = []
+        for p in profiles where !sources.contains(p.credentials) { sources.append(p.credentials) }
+        for s in sources { _ = reload(s, force: true) }
     }
 
     /// A store holding fixed credentials for every source (tests, `sign --now` reproductions).
     public init(fixed: [CredentialsSource: Credentials]) {
-        loaded = fixed.mapValues { .success($0) }
+        environment = [:]
+        var s = State()
+        for (source, c) in fixed {
+            s.entries[source] = Entry(snapshot: Snapshot(credentials: c, generation: s.nextGeneration, expiration: nil))
+            s.nextGeneration += 1
+        }
+        state = Mutex(s)
     }
 
-    /// The credentials for `source`, or why there are none.
-    public func credentials(for source: CredentialsSource) -> Result<Credentials, LoadError> {
-        loaded[source] ?? .failure(LoadError(description: "credentials \(source) were not loaded"))
+    /// The current credentials of `source`, or why there are none.
+    public func snapshot(for source: CredentialsSource) -> Result<Snapshot, LoadError> {
+        state.withLock { s in
+            guard let entry = s.entries[source] else {
+                return .failure(LoadError(description: "credentials \(source) were not loaded"))
+            }
+            if let snapshot = entry.snapshot { return .success(snapshot) }
+            return .failure(entry.lastError ?? LoadError(description: "credentials \(source) were not loaded"))
+        }
     }
 
-    /// Sources that failed to load, with their reasons.
+    /// Sources with no usable credentials, with their reasons.
     public var failures: [(source: CredentialsSource, error: LoadError)] {
-        loaded.compactMap { source, result in
-            if case .failure(let e) = result { return (source, e) }
-            return nil
+        state.withLock { s in
+            s.entries.compactMap { source, entry in
+                entry.snapshot == nil ? (source, entry.lastError ?? LoadError(description: "not loaded")) : nil
+            }
         }.sorted { $0.source.description < $1.source.description }
     }
 
+    /// Reads again every file source whose stamp changed since it was last read.
+    public func reloadChangedFiles() -> [ReloadEvent] {
+        sources.compactMap { source in
+            guard case .file = source else { return nil }
+            return reload(source, force: false)
+        }
+    }
+
+    /// Reads every source again (environment sources cannot change in a running process, so only
+    /// files are read).
+    public func reloadAll() -> [ReloadEvent] {
+        sources.compactMap { source in
+            guard case .file = source else { return nil }
+            return reload(source, force: true)
+        }
+    }
+
+    private var sources: [CredentialsSource] {
+        state.withLock { Array($0.entries.keys) }.sorted { $0.description < $1.description }
+    }
+
+    /// Loads `source` and swaps it in when it loaded; nil when nothing changed.
+    private func reload(_ source: CredentialsSource, force: Bool) -> ReloadEvent? {
+        let stamp: FileStamp?
+        if case .file(let path) = source {
+            stamp = Self.stamp(path)
+            let unchanged = state.withLock { $0.entries[source]?.stamp == stamp && $0.entries[source] != nil }
+            if unchanged && !force { return nil }
+        } else {
+            stamp = nil
+        }
+        let result = Self.load(source, environment: environment)
+        return state.withLock { s -> ReloadEvent in
+            var entry = s.entries[source] ?? Entry()
+            entry.stamp = stamp
+            switch result {
+            case .success(let contents):
+                let snapshot = Snapshot(credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration)
+                s.nextGeneration += 1
+                entry.snapshot = snapshot
+                entry.lastError = nil
+                s.entries[source] = entry
+                return .loaded(source: source, generation: snapshot.generation, expiration: snapshot.expiration)
+            case .failure(let error):
+                entry.lastError = error
+                s.entries[source] = entry
+                return .failed(source: source, error: error, keptGeneration: entry.snapshot?.generation)
+            }
+        }
+    }
+
+    static func stamp(_ path: String) -> FileStamp? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileStamp(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+            mtimeSeconds: st.st_mtim.tv_sec, mtimeNanoseconds: st.st_mtim.tv_nsec, ctimeNanoseconds: st.st_ctim.tv_nsec)
+    }
+
     /// Loads one source.
-    public static func load(_ source: CredentialsSource, environment: [String: String]) -> Result<Credentials, LoadError> {
+    public static func load(_ source: CredentialsSource, environment: [String: String]) -> Result<CredentialsFile.Contents, LoadError> {
         switch source {
         case .environment:
-            return fromEnvironment(environment)
+            return fromEnvironment(environment).map { CredentialsFile.Contents(credentials: $0, expiration: nil) }
         case .file(let path):
             return fromFile(path)
         }
@@ -69,9 +180,8 @@ public struct CredentialStore: Sendable {
         return .failure(LoadError(description: "no credentials in the environment: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)"))
     }
 
-    /// A JSON file `{"AccessKeyId": ..., "AccessKeySecret": ..., "SecurityToken": ...}` (the shape
-    /// of an STS AssumeRole `Credentials` object), readable by its owner only.
-    static func fromFile(_ path: String) -> Result<Credentials, LoadError> {
+    /// A credentials file (`CredentialsFile`), readable by its owner only.
+    static func fromFile(_ path: String) -> Result<CredentialsFile.Contents, LoadError> {
         let mode: mode_t
         do {
             mode = try FileText.mode(path)
@@ -87,21 +197,14 @@ public struct CredentialStore: Sendable {
         } catch {
             return .failure(LoadError(description: "credentials file \(path): \(error)"))
         }
-        let object: FlatJSONObject
-        do {
-            object = try FlatJSONObject.parse(Array(text.utf8))
-        } catch {
-            // The parse error's offset is safe to show; the text itself is not.
-            return .failure(LoadError(description: "credentials file \(path) is not a flat JSON object (\(error))"))
+        switch CredentialsFile.parse(text) {
+        case .failure(let e):
+            return .failure(LoadError(description: "credentials file \(path): \(e.description)"))
+        case .success(let contents):
+            return validated(contents.credentials, source: "credentials file \(path)").map {
+                CredentialsFile.Contents(credentials: $0, expiration: contents.expiration)
+            }
         }
-        func string(_ key: String) -> String? {
-            if case .string(let s)? = object[key], !s.isEmpty { return s }
-            return nil
-        }
-        guard let id = string("AccessKeyId"), let secret = string("AccessKeySecret") else {
-            return .failure(LoadError(description: "credentials file \(path) needs string fields AccessKeyId and AccessKeySecret"))
-        }
-        return validated(Credentials(accessKeyId: id, secret: Secret(secret), securityToken: string("SecurityToken")), source: "credentials file \(path)")
     }
 
     /// Refuses values that would break a form or a policy (control characters, over-long values).

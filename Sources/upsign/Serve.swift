@@ -78,6 +78,8 @@ struct Serve: ParsableCommand {
             ])
         }
 
+        CredentialWatcher.start(credentials, logger: logger)
+
         let application = Application(
             configuration: configuration, credentials: credentials,
             clock: Runtime.clock, uuid: Runtime.uuid, logger: logger)
@@ -103,7 +105,8 @@ struct Serve: ParsableCommand {
                 ])
                 _exit(1)
             case .reload:
-                logger.notice("SIGHUP ignored: reload is not supported yet; restart to apply changes")
+                logger.notice("SIGHUP: reading the credentials files again (the configuration is read only at start)")
+                CredentialWatcher.log(credentials.reloadAll(), logger)
             }
         }
 

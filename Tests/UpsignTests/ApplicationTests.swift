@@ -166,6 +166,31 @@ struct ApplicationTests {
         #expect(get("/upload/policy", method: "POST", body: .truncated).status == 400)
     }
 
+    @Test func expiredTemporaryCredentialsAreNotUsedAndPoliciesDoNotOutliveThem() throws {
+        let configuration = try Configuration.parse(toml: Self.toml)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("upsign-exp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func app(expiring: String) throws -> Application {
+            let path = dir.appendingPathComponent("c.json").path
+            try #"{"AccessKeyId":"STS.x","AccessKeySecret":"s","SecurityToken":"t","Expiration":"\#(expiring)"}"#
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            var c = configuration
+            c.profiles["open"]?.credentials = .file(path: path)
+            return Application(
+                configuration: c, credentials: CredentialStore(profiles: c.profiles.values, environment: [:]),
+                clock: { ApplicationTests.now }, uuid: { ApplicationTests.uuid }, logger: .init(label: "test"))
+        }
+        let request = CGIRequest(params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "profile=open"], body: .bytes([]))
+        let expired = try app(expiring: "2026-01-02T23:59:59Z").respond(to: request)
+        #expect(expired.status == 503)
+        #expect(errorCode(expired) == "credentials_expired")
+        let soon = try app(expiring: "2026-01-03T00:01:00Z").respond(to: request)
+        #expect(soon.status == 200)
+        #expect(soon.bodyText.contains(#""expiresAt":"2026-01-03T00:01:00.000Z""#))
+    }
+
     @Test func healthzAnswersOK() {
         let r = get("/upload/healthz", user: nil)
         #expect(r.status == 200)

@@ -1,0 +1,57 @@
+import Glibc
+import Logging
+import PostPolicy
+import Upsign
+
+/// Polls the credentials files for changes (an STS agent rewriting them) and logs each reload.
+enum CredentialWatcher {
+    /// Starts a thread that checks every `interval` microseconds, forever.
+    static func start(_ store: CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
+        let context = Unmanaged.passRetained(WatcherContext(store: store, logger: logger, interval: interval))
+        var thread = pthread_t()
+        pthread_create(&thread, nil, watch, context.toOpaque())
+        pthread_detach(thread)
+    }
+
+    /// One log line per reload event; secrets never appear (only sources, generations, dates).
+    static func log(_ events: [CredentialStore.ReloadEvent], _ logger: Logger) {
+        for event in events {
+            switch event {
+            case .loaded(let source, let generation, let expiration):
+                logger.notice("credentials loaded", metadata: [
+                    "credentials.source": .string(source.description),
+                    "credentials.generation": .stringConvertible(generation),
+                    "credentials.expiration": .string(expiration?.iso8601Milliseconds ?? "none"),
+                ])
+            case .failed(let source, let error, let kept):
+                logger.error("credentials reload failed; keeping the previous ones", metadata: [
+                    "credentials.source": .string(source.description),
+                    "credentials.kept_generation": .string(kept.map(String.init) ?? "none"),
+                    "error": .string(error.description),
+                ])
+            }
+        }
+    }
+}
+
+/// What the watcher thread needs, handed over through `pthread_create`'s pointer.
+private final class WatcherContext {
+    let store: CredentialStore
+    let logger: Logger
+    let interval: UInt32
+
+    init(store: CredentialStore, logger: Logger, interval: UInt32) {
+        self.store = store
+        self.logger = logger
+        self.interval = interval
+    }
+}
+
+/// The watcher thread's body.
+private func watch(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let c = Unmanaged<WatcherContext>.fromOpaque(raw!).takeRetainedValue()
+    while true {
+        usleep(c.interval)
+        CredentialWatcher.log(c.store.reloadChangedFiles(), c.logger)
+    }
+}
