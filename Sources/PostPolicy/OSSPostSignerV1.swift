@@ -14,7 +14,7 @@ public struct OSSPostSignerV1: Sendable {
     public func policy(for upload: PostUpload) -> PolicyDocument {
         var conditions: [PolicyCondition] = [
             .exact(field: "bucket", value: upload.bucket),
-            .equals(field: "key", value: upload.key),
+            upload.keyCondition,
             .contentLengthRange(min: upload.contentLength.lowerBound, max: upload.contentLength.upperBound),
         ]
         conditions += upload.trailingConditions(securityToken: credentials.securityToken)

@@ -47,7 +47,7 @@ public struct OSSPostSignerV4: Sendable {
             .exact(field: "x-oss-signature-version", value: Self.algorithm),
             .exact(field: "x-oss-credential", value: credential(at: upload.issuedAt)),
             .exact(field: "x-oss-date", value: upload.issuedAt.compactDateTime),
-            .equals(field: "key", value: upload.key),
+            upload.keyCondition,
             .contentLengthRange(min: upload.contentLength.lowerBound, max: upload.contentLength.upperBound),
         ]
         conditions += upload.trailingConditions(securityToken: credentials.securityToken)

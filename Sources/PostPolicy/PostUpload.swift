@@ -4,14 +4,27 @@ public struct PostUpload: Sendable, Equatable {
     public var bucket: String
     /// The form's URL (the bucket endpoint).
     public var url: String
-    /// The exact object key (pinned with `eq`).
+    /// How the key is pinned.
+    public enum KeyMatch: Sendable, Equatable {
+        /// `["eq","$key",key]`: the client uploads exactly this object.
+        case exact
+        /// `["starts-with","$key",key]`: the client appends a name to this (per-upload) prefix.
+        case prefix
+    }
+
+    /// The object key, or the prefix the client's key must start with.
     public var key: String
+    /// How `key` is pinned.
+    public var keyMatch: KeyMatch = .exact
     /// The accepted upload size in bytes, inclusive.
     public var contentLength: ClosedRange<Int64>
     /// The exact `Content-Type` the form must carry (pinned and sent as a field), if any.
     public var contentType: String?
     /// The `success_action_status` the form must carry (pinned and sent as a field), if any.
     public var successActionStatus: Int?
+    /// Further fields sent and pinned exactly (`Cache-Control`, `x-oss-forbid-overwrite`,
+    /// `x-oss-meta-*`, ...), in order, after the content type.
+    public var pinnedFields: [SignedPostForm.Field] = []
     /// The instant the policy is issued at: the single clock reading every date derives from.
     public var issuedAt: Timestamp
     /// When the policy expires.
@@ -34,12 +47,22 @@ public struct PostUpload: Sendable, Equatable {
 }
 
 extension PostUpload {
+    /// The condition on the key.
+    var keyCondition: PolicyCondition {
+        switch keyMatch {
+        case .exact: .equals(field: "key", value: key)
+        case .prefix: .startsWith(field: "key", prefix: key)
+        }
+    }
+
     /// What every OSS scheme pins after the key and size, in this order: the status, the content
-    /// type and the STS token (in the form *and* the policy, or OSS refuses the temporary key).
+    /// type, the further pinned fields and the STS token (in the form *and* the policy, or OSS
+    /// refuses the temporary key).
     func trailingConditions(securityToken: String?) -> [PolicyCondition] {
         var conditions: [PolicyCondition] = []
         if let successActionStatus { conditions.append(.exact(field: "success_action_status", value: String(successActionStatus))) }
         if let contentType { conditions.append(.equals(field: "Content-Type", value: contentType)) }
+        for f in pinnedFields { conditions.append(.equals(field: f.name, value: f.value)) }
         if let securityToken { conditions.append(.exact(field: "x-oss-security-token", value: securityToken)) }
         return conditions
     }
@@ -49,6 +72,7 @@ extension PostUpload {
         var fields: [SignedPostForm.Field] = []
         if let successActionStatus { fields.append(.init("success_action_status", String(successActionStatus))) }
         if let contentType { fields.append(.init("Content-Type", contentType)) }
+        fields += pinnedFields
         if let securityToken { fields.append(.init("x-oss-security-token", securityToken)) }
         return fields
     }

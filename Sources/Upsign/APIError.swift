@@ -43,6 +43,10 @@ public struct APIError: Error, Sendable, Equatable {
     public static func sizeOutOfRange(_ range: ClosedRange<Int64>) -> APIError {
         APIError(status: 400, code: "size_out_of_range", message: "size must be between \(range.lowerBound) and \(range.upperBound) bytes")
     }
+    /// 400 `meta_not_allowed`: user metadata the profile does not list, or a value it refuses.
+    public static func metaNotAllowed(_ why: String) -> APIError {
+        APIError(status: 400, code: "meta_not_allowed", message: why)
+    }
     /// 400 `invalid_identity`: the web server passed a user name upsign will not put in a key.
     public static func invalidIdentity(_ why: String) -> APIError { APIError(status: 400, code: "invalid_identity", message: "the authenticated user name is not usable: \(why)") }
     /// 401 `identity_required`.

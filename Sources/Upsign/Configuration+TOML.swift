@@ -99,7 +99,7 @@ private struct TableReader {
                         continue
                     }
                     guard let t = table[name]?.table else { problem(path, "must be a table"); continue }
-                    if let p = profile(name, t, path) { profiles[name] = p }
+                    if let p = profile(name, t, path, maxExpiresIn: server.maxExpiresIn) { profiles[name] = p }
                 }
             } else {
                 problem("profiles", "must be a table of profiles")
@@ -127,7 +127,7 @@ private struct TableReader {
 
     mutating func serverSettings(_ t: TOMLTable) -> ServerSettings {
         let path = "server"
-        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile"])
+        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile", "max_expires_in"])
         var s = ServerSettings()
         if var base = string(t, "base_path", path) {
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
@@ -149,18 +149,21 @@ private struct TableReader {
         if let n = int(t, "threads", path, 1...1024) { s.threads = n }
         if let n = int(t, "max_body", path, 0...(16 << 20)) { s.maxBody = n }
         if let name = string(t, "default_profile", path) { s.defaultProfile = name }
+        if let n = int(t, "max_expires_in", path, 1...604_800) { s.maxExpiresIn = n }
         return s
     }
 
     static let profileKeys: Set<String> = [
         "provider", "signature", "bucket", "region", "endpoint", "key", "extensions", "content_types",
         "min_size", "max_size", "expires_in", "format", "require_user", "credentials",
+        "success_action_status", "forbid_overwrite", "object_acl", "cache_control", "content_disposition",
+        "server_side_encryption", "server_side_encryption_key_id", "meta", "meta_max_length",
     ]
 
     /// OSS's PostObject limit: an object posted by form is at most 5 GB.
     static let maxObjectSize: Int64 = 5 * 1024 * 1024 * 1024
 
-    mutating func profile(_ name: String, _ t: TOMLTable, _ path: String) -> Profile? {
+    mutating func profile(_ name: String, _ t: TOMLTable, _ path: String, maxExpiresIn: Int) -> Profile? {
         let before = problems.count
         checkKeys(t, path, allowed: Self.profileKeys)
 
@@ -245,7 +248,10 @@ private struct TableReader {
         let minSize = int(t, "min_size", path, 0...Int(Self.maxObjectSize)).map(Int64.init) ?? 0
         let maxSize = int(t, "max_size", path, 0...Int(Self.maxObjectSize)).map(Int64.init) ?? 1_048_576_000
         if minSize > maxSize { problem("\(path).min_size", "must not be larger than max_size (\(maxSize))") }
-        let expiresIn = int(t, "expires_in", path, 1...604_800).map(Int64.init) ?? 300
+        let expiresIn = int(t, "expires_in", path, 1...604_800).map(Int64.init) ?? min(600, Int64(maxExpiresIn))
+        if expiresIn > Int64(maxExpiresIn) {
+            problem("\(path).expires_in", "must not exceed server.max_expires_in (\(maxExpiresIn) seconds)")
+        }
 
         var format = ResponseFormat.native
         if let s = string(t, "format", path) {
@@ -280,11 +286,67 @@ private struct TableReader {
         }
 
         guard problems.count == before, let bucket, let endpoint, let key else { return nil }
-        return Profile(
+        var profile = Profile(
             name: name, provider: provider, signature: signatureVersion, bucket: bucket, region: region,
             endpoint: endpoint, key: key, extensions: extensions, contentTypes: contentTypes,
             minSize: minSize, maxSize: maxSize, expiresIn: expiresIn, format: format,
             requireUser: requireUser, credentials: credentials)
+        formFields(t, path, into: &profile)
+        if format == .java && profile.pinsClientFields {
+            problem(path, "format \"java\" answers the Java bean, whose clients send only key, policy, OSSAccessKeyId and signature: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need another format")
+        }
+        return problems.count == before ? profile : nil
+    }
+
+    static let objectACLs: Set<String> = ["default", "private", "public-read", "public-read-write"]
+    static let encryptions: Set<String> = ["AES256", "KMS", "SM4"]
+
+    /// The keys that add pinned form fields.
+    mutating func formFields(_ t: TOMLTable, _ path: String, into p: inout Profile) {
+        if let n = int(t, "success_action_status", path, 200...201) { p.successActionStatus = n }
+        if let b = bool(t, "forbid_overwrite", path) { p.forbidOverwrite = b }
+        if let acl = string(t, "object_acl", path) {
+            if Self.objectACLs.contains(acl) { p.objectACL = acl } else {
+                problem("\(path).object_acl", "must be one of " + Self.objectACLs.sorted().joined(separator: ", "))
+            }
+        }
+        if let cc = string(t, "cache_control", path) {
+            if cc.isEmpty || cc.utf8.count > 256 || !cc.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) {
+                problem("\(path).cache_control", "must be 1-256 printable ASCII characters without '$', such as max-age=31536000")
+            } else {
+                p.cacheControl = cc
+            }
+        }
+        if let d = string(t, "content_disposition", path) {
+            if let type = Profile.DispositionType(rawValue: d) { p.contentDisposition = type } else {
+                problem("\(path).content_disposition", "must be attachment or inline")
+            }
+        }
+        if let e = string(t, "server_side_encryption", path) {
+            if Self.encryptions.contains(e) { p.serverSideEncryption = e } else {
+                problem("\(path).server_side_encryption", "must be one of " + Self.encryptions.sorted().joined(separator: ", "))
+            }
+        }
+        if let k = string(t, "server_side_encryption_key_id", path) {
+            if p.serverSideEncryption != "KMS" {
+                problem("\(path).server_side_encryption_key_id", "only with server_side_encryption = \"KMS\"")
+            } else if k.isEmpty || k.utf8.count > 256 || !k.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) {
+                problem("\(path).server_side_encryption_key_id", "must be a KMS key id")
+            } else {
+                p.serverSideEncryptionKeyId = k
+            }
+        }
+        for (i, name) in (strings(t, "meta", path) ?? []).enumerated() {
+            let lower = name.lowercased()
+            if lower.isEmpty || lower.utf8.count > 64
+                || !lower.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+            {
+                problem("\(path).meta[\(i)]", "a metadata name is 1-64 letters, digits, '-' or '_' (without the x-oss-meta- prefix)")
+            } else if !p.meta.contains(lower) {
+                p.meta.append(lower)
+            }
+        }
+        if let n = int(t, "meta_max_length", path, 1...2048) { p.metaMaxLength = n }
     }
 
     /// OSS bucket naming rules: 3-63 characters of lowercase letters, digits and hyphens, starting

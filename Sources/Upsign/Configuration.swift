@@ -26,6 +26,8 @@ public struct ServerSettings: Sendable {
     public var maxBody = 65_536
     /// The profile used when a request names none.
     public var defaultProfile: String?
+    /// The longest policy lifetime any profile may set, in seconds.
+    public var maxExpiresIn = 3600
 }
 
 /// Every problem found in a configuration, each with the dotted path of its field.

@@ -48,6 +48,9 @@ public struct PolicyIssuer: Sendable {
         if format == .java && profile.signature != .v1 {
             return .failure(.invalidRequest("format java carries only V1 fields; this profile signs \(profile.signature.rawValue)"))
         }
+        if format == .java && profile.pinsClientFields {
+            return .failure(.invalidRequest("format java cannot carry the fields this profile pins; use native"))
+        }
         let ext: String
         switch fileExtension(p.filename) {
         case .success(let e): ext = e
@@ -67,18 +70,62 @@ public struct PolicyIssuer: Sendable {
         // fixed set of fields (key, policy, OSSAccessKeyId, signature), so nothing else is pinned.
         var contentType: String?
         var status: Int?
-        if format == .native {
+        var pinned: [SignedPostForm.Field] = []
+        if format != .java {
             if p.contentType == nil && !profile.contentTypes.isEmpty {
                 return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
             }
             contentType = p.contentType
-            status = 200
+            status = profile.successActionStatus
+            switch pinnedFields(p) {
+            case .success(let f): pinned = f
+            case .failure(let e): return .failure(e)
+            }
+        } else if !p.meta.isEmpty {
+            return .failure(.metaNotAllowed("format java cannot carry user metadata"))
         }
         let key = profile.key.render(.init(user: user, uuid: uuid, ext: ext, time: now, profile: profile.name))
-        return .success(PostUpload(
+        var upload = PostUpload(
             bucket: profile.bucket, url: profile.endpoint, key: key, contentLength: range,
             contentType: contentType, successActionStatus: status, issuedAt: now,
-            expiration: now.adding(seconds: profile.expiresIn)))
+            expiration: now.adding(seconds: profile.expiresIn))
+        upload.pinnedFields = pinned
+        return .success(upload)
+    }
+
+    /// The profile's further fields, in a fixed order, and the client's metadata it lists.
+    func pinnedFields(_ p: PolicyParameters) -> Result<[SignedPostForm.Field], APIError> {
+        var fields: [SignedPostForm.Field] = []
+        if let cc = profile.cacheControl { fields.append(.init("Cache-Control", cc)) }
+        if let d = profile.contentDisposition {
+            fields.append(.init("Content-Disposition", ContentDisposition.value(d, filename: p.filename)))
+        }
+        if profile.forbidOverwrite { fields.append(.init("x-oss-forbid-overwrite", "true")) }
+        if let acl = profile.objectACL { fields.append(.init("x-oss-object-acl", acl)) }
+        if let sse = profile.serverSideEncryption { fields.append(.init("x-oss-server-side-encryption", sse)) }
+        if let id = profile.serverSideEncryptionKeyId { fields.append(.init("x-oss-server-side-encryption-key-id", id)) }
+        var total = 0
+        for (name, value) in p.meta {
+            guard profile.meta.contains(name) else {
+                return .failure(.metaNotAllowed("x-oss-meta-\(name) is not allowed" + (profile.meta.isEmpty ? "" : "; allowed: " + profile.meta.map { "x-oss-meta-\($0)" }.joined(separator: ", "))))
+            }
+            guard value.utf8.count <= profile.metaMaxLength else {
+                return .failure(.metaNotAllowed("x-oss-meta-\(name) is longer than \(profile.metaMaxLength) bytes"))
+            }
+            // Header-safe and policy-safe: printable ASCII, and no '$' (a policy variable marker).
+            guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) else {
+                return .failure(.metaNotAllowed("x-oss-meta-\(name) must be printable ASCII without '$'"))
+            }
+            total += name.utf8.count + value.utf8.count
+        }
+        guard total <= 8192 else { return .failure(.metaNotAllowed("user metadata exceeds OSS's 8 KB")) }
+        // In the profile's order, so the same request always gives the same form.
+        for name in profile.meta {
+            if let value = p.meta.first(where: { $0.name == name })?.value {
+                fields.append(.init("x-oss-meta-" + name, value))
+            }
+        }
+        return .success(fields)
     }
 
     /// Signs `upload` with `credentials` (V4 keys come from `keys`, kept per credentials

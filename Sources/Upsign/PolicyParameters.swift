@@ -14,6 +14,13 @@ public struct PolicyParameters: Sendable, Equatable {
     public var size: Int64?
     /// The answer shape, overriding the profile's.
     public var format: ResponseFormat?
+    /// User metadata the client asks for (`x-oss-meta-NAME=value`), names lowercased without the prefix.
+    public var meta: [(name: String, value: String)] = []
+
+    public static func == (a: PolicyParameters, b: PolicyParameters) -> Bool {
+        a.profile == b.profile && a.filename == b.filename && a.contentType == b.contentType && a.size == b.size
+            && a.format == b.format && a.meta.map(\.name) == b.meta.map(\.name) && a.meta.map(\.value) == b.meta.map(\.value)
+    }
 
     /// Creates parameters.
     public init(profile: String? = nil, filename: String? = nil, contentType: String? = nil, size: Int64? = nil, format: ResponseFormat? = nil) {
@@ -80,6 +87,13 @@ public struct PolicyParameters: Sendable, Equatable {
                 }
                 p.format = f
             default:
+                let lower = name.lowercased()
+                if lower.hasPrefix("x-oss-meta-") {
+                    guard !p.meta.contains(where: { $0.name == String(lower.dropFirst(11)) }) else {
+                        throw .invalidRequest("parameter '\(name)' is given more than once")
+                    }
+                    p.meta.append((String(lower.dropFirst(11)), value))
+                }
                 continue
             }
         }

@@ -33,6 +33,38 @@ public struct Profile: Sendable {
     public var requireUser: Bool
     /// Where the credentials come from.
     public var credentials: CredentialsSource
+    /// The pinned `success_action_status`: 200 (empty body) or 201 (XML PostResponse).
+    public var successActionStatus: Int = 200
+    /// Pin `x-oss-forbid-overwrite: true` (409 FileAlreadyExists on an existing key).
+    public var forbidOverwrite = false
+    /// Pin `x-oss-object-acl`.
+    public var objectACL: String?
+    /// Pin `Cache-Control`.
+    public var cacheControl: String?
+    /// Pin a `Content-Disposition` of this type, with the client's sanitised file name.
+    public var contentDisposition: DispositionType?
+    /// Pin `x-oss-server-side-encryption` (`AES256`, `KMS`, `SM4`).
+    public var serverSideEncryption: String?
+    /// Pin `x-oss-server-side-encryption-key-id` (KMS).
+    public var serverSideEncryptionKeyId: String?
+    /// User metadata names (`x-oss-meta-NAME`) a client may set, lowercase.
+    public var meta: [String] = []
+    /// The longest value of one metadata entry, in bytes.
+    public var metaMaxLength = 256
+
+    /// The Content-Disposition types.
+    public enum DispositionType: String, Sendable, CaseIterable {
+        /// Download as a file.
+        case attachment
+        /// Show in the browser.
+        case inline
+    }
+
+    /// True when the profile pins fields the Java clients cannot send.
+    var pinsClientFields: Bool {
+        forbidOverwrite || objectACL != nil || cacheControl != nil || contentDisposition != nil
+            || serverSideEncryption != nil || !meta.isEmpty
+    }
 
     /// True when `type` (lowercased) is allowed.
     public func allows(contentType type: String) -> Bool {

@@ -159,6 +159,8 @@ STANDARD_SERVER = {
     "threads": 16,
     "max_body": 1024,
     "default_profile": "avatar",
+    # The tests exercise lifetimes up to the 7 days OSS allows; upsign's default cap is 1 h.
+    "max_expires_in": 604800,
 }
 
 

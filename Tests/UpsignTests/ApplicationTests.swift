@@ -36,6 +36,7 @@ struct ApplicationTests {
         region = "oss-cn-hangzhou"
         key = "n/{user}/{uuid}{ext}"
         content_types = ["image/"]
+        expires_in = 300
 
         [profiles.nativev1]
         bucket = "examplebucket"

@@ -26,7 +26,7 @@ struct ConfigurationTests {
         #expect(docs.signature == .v4)
         #expect(avatar.signature == .v1)
         #expect(!docs.requireUser)
-        #expect(docs.expiresIn == 300)
+        #expect(docs.expiresIn == 600)
         #expect(docs.maxSize == 1_048_576_000)
         #expect(docs.allows(contentType: "application/pdf"))
         #expect(!docs.allows(contentType: "image/png"))
