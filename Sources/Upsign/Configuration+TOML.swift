@@ -285,24 +285,26 @@ private struct TableReader {
             }
         }
 
+        let pins = pins(t, path)
+        if !format.handsOverFields && pins.needFieldsHandedOver {
+            problem(path, "format \"\(format.rawValue)\" answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy")
+        }
         guard problems.count == before, let bucket, let endpoint, let key else { return nil }
         var profile = Profile(
             name: name, provider: provider, signature: signatureVersion, bucket: bucket, region: region,
             endpoint: endpoint, key: key, extensions: extensions, contentTypes: contentTypes,
             minSize: minSize, maxSize: maxSize, expiresIn: expiresIn, format: format,
             requireUser: requireUser, credentials: credentials)
-        formFields(t, path, into: &profile)
-        if format == .java && profile.pinsClientFields {
-            problem(path, "format \"java\" answers the Java bean, whose clients send only key, policy, OSSAccessKeyId and signature: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need another format")
-        }
-        return problems.count == before ? profile : nil
+        profile.pins = pins
+        return profile
     }
 
     static let objectACLs: Set<String> = ["default", "private", "public-read", "public-read-write"]
     static let encryptions: Set<String> = ["AES256", "KMS", "SM4"]
 
     /// The keys that add pinned form fields.
-    mutating func formFields(_ t: TOMLTable, _ path: String, into p: inout Profile) {
+    mutating func pins(_ t: TOMLTable, _ path: String) -> Profile.Pins {
+        var p = Profile.Pins()
         if let n = int(t, "success_action_status", path, 200...201) { p.successActionStatus = n }
         if let b = bool(t, "forbid_overwrite", path) { p.forbidOverwrite = b }
         if let acl = string(t, "object_acl", path) {
@@ -347,6 +349,7 @@ private struct TableReader {
             }
         }
         if let n = int(t, "meta_max_length", path, 1...2048) { p.metaMaxLength = n }
+        return p
     }
 
     /// OSS bucket naming rules: 3-63 characters of lowercase letters, digits and hyphens, starting

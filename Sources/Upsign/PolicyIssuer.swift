@@ -48,8 +48,8 @@ public struct PolicyIssuer: Sendable {
         if format == .java && profile.signature != .v1 {
             return .failure(.invalidRequest("format java carries only V1 fields; this profile signs \(profile.signature.rawValue)"))
         }
-        if format == .java && profile.pinsClientFields {
-            return .failure(.invalidRequest("format java cannot carry the fields this profile pins; use native"))
+        if !format.handsOverFields && profile.pinsClientFields {
+            return .failure(.invalidRequest("format \(format.rawValue) cannot carry the fields this profile pins; use native or uppy"))
         }
         let ext: String
         switch fileExtension(p.filename) {
@@ -71,46 +71,54 @@ public struct PolicyIssuer: Sendable {
         var contentType: String?
         var status: Int?
         var pinned: [SignedPostForm.Field] = []
-        if format != .java {
+        if format.handsOverFields {
             if p.contentType == nil && !profile.contentTypes.isEmpty {
                 return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
             }
             contentType = p.contentType
-            status = profile.successActionStatus
+            status = profile.pins.successActionStatus
             switch pinnedFields(p) {
             case .success(let f): pinned = f
             case .failure(let e): return .failure(e)
             }
         } else if !p.meta.isEmpty {
-            return .failure(.metaNotAllowed("format java cannot carry user metadata"))
+            return .failure(.metaNotAllowed("format \(format.rawValue) cannot carry user metadata"))
+        } else if format == .aliyunAppserver {
+            // Aliyun's sample front ends always send success_action_status 200.
+            status = 200
         }
-        let key = profile.key.render(.init(user: user, uuid: uuid, ext: ext, time: now, profile: profile.name))
+        var key = profile.key.render(.init(user: user, uuid: uuid, ext: format == .aliyunAppserver ? "" : ext, time: now, profile: profile.name))
+        if format == .aliyunAppserver && !key.hasSuffix("/") {
+            // The template names a fresh folder; the client appends its own file name.
+            key += "/"
+        }
         var upload = PostUpload(
             bucket: profile.bucket, url: profile.endpoint, key: key, contentLength: range,
             contentType: contentType, successActionStatus: status, issuedAt: now,
             expiration: now.adding(seconds: profile.expiresIn))
         upload.pinnedFields = pinned
+        if format == .aliyunAppserver { upload.keyMatch = .prefix }
         return .success(upload)
     }
 
     /// The profile's further fields, in a fixed order, and the client's metadata it lists.
     func pinnedFields(_ p: PolicyParameters) -> Result<[SignedPostForm.Field], APIError> {
         var fields: [SignedPostForm.Field] = []
-        if let cc = profile.cacheControl { fields.append(.init("Cache-Control", cc)) }
-        if let d = profile.contentDisposition {
+        if let cc = profile.pins.cacheControl { fields.append(.init("Cache-Control", cc)) }
+        if let d = profile.pins.contentDisposition {
             fields.append(.init("Content-Disposition", ContentDisposition.value(d, filename: p.filename)))
         }
-        if profile.forbidOverwrite { fields.append(.init("x-oss-forbid-overwrite", "true")) }
-        if let acl = profile.objectACL { fields.append(.init("x-oss-object-acl", acl)) }
-        if let sse = profile.serverSideEncryption { fields.append(.init("x-oss-server-side-encryption", sse)) }
-        if let id = profile.serverSideEncryptionKeyId { fields.append(.init("x-oss-server-side-encryption-key-id", id)) }
+        if profile.pins.forbidOverwrite { fields.append(.init("x-oss-forbid-overwrite", "true")) }
+        if let acl = profile.pins.objectACL { fields.append(.init("x-oss-object-acl", acl)) }
+        if let sse = profile.pins.serverSideEncryption { fields.append(.init("x-oss-server-side-encryption", sse)) }
+        if let id = profile.pins.serverSideEncryptionKeyId { fields.append(.init("x-oss-server-side-encryption-key-id", id)) }
         var total = 0
         for (name, value) in p.meta {
-            guard profile.meta.contains(name) else {
-                return .failure(.metaNotAllowed("x-oss-meta-\(name) is not allowed" + (profile.meta.isEmpty ? "" : "; allowed: " + profile.meta.map { "x-oss-meta-\($0)" }.joined(separator: ", "))))
+            guard profile.pins.meta.contains(name) else {
+                return .failure(.metaNotAllowed("x-oss-meta-\(name) is not allowed" + (profile.pins.meta.isEmpty ? "" : "; allowed: " + profile.pins.meta.map { "x-oss-meta-\($0)" }.joined(separator: ", "))))
             }
-            guard value.utf8.count <= profile.metaMaxLength else {
-                return .failure(.metaNotAllowed("x-oss-meta-\(name) is longer than \(profile.metaMaxLength) bytes"))
+            guard value.utf8.count <= profile.pins.metaMaxLength else {
+                return .failure(.metaNotAllowed("x-oss-meta-\(name) is longer than \(profile.pins.metaMaxLength) bytes"))
             }
             // Header-safe and policy-safe: printable ASCII, and no '$' (a policy variable marker).
             guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) else {
@@ -120,7 +128,7 @@ public struct PolicyIssuer: Sendable {
         }
         guard total <= 8192 else { return .failure(.metaNotAllowed("user metadata exceeds OSS's 8 KB")) }
         // In the profile's order, so the same request always gives the same form.
-        for name in profile.meta {
+        for name in profile.pins.meta {
             if let value = p.meta.first(where: { $0.name == name })?.value {
                 fields.append(.init("x-oss-meta-" + name, value))
             }
@@ -142,7 +150,61 @@ public struct PolicyIssuer: Sendable {
             form = OSSPostSignerV4(credentials: credentials, region: profile.region ?? "", cache: keys.map { ($0, generation) })
                 .sign(upload)
         }
-        return format == .java ? Self.javaBody(form) : Self.nativeBody(form, provider: profile.provider)
+        switch format {
+        case .java: return Self.javaBody(form)
+        case .native: return Self.nativeBody(form, provider: profile.provider)
+        case .aliyunAppserver: return Self.appserverBody(form, signature: profile.signature)
+        case .uppy: return Self.uppyBody(form)
+        }
+    }
+
+    /// Aliyun's sample-server answer. V1: `{accessid, host, policy, signature, expire, dir}`;
+    /// V4: `{host, policy, x_oss_signature_version, x_oss_credential, x_oss_date, signature,
+    /// security_token, dir}` (`security_token` with STS credentials only).
+    static func appserverBody(_ form: SignedPostForm, signature: SignatureVersion) -> [UInt8] {
+        var w = JSONWriter(capacity: 768)
+        w.beginObject()
+        switch signature {
+        case .v1:
+            w.field("accessid", form.accessKeyId)
+            w.field("host", form.url)
+            w.field("policy", form.policy)
+            w.field("signature", form.signature)
+            w.key("expire")
+            w.integer(form.expiration.secondsSince1970)
+            w.field("dir", form.key)
+            if let token = form.securityToken { w.field("security_token", token) }
+        case .v4:
+            w.field("host", form.url)
+            w.field("policy", form.policy)
+            w.field("x_oss_signature_version", form.field("x-oss-signature-version") ?? "")
+            w.field("x_oss_credential", form.field("x-oss-credential") ?? "")
+            w.field("x_oss_date", form.field("x-oss-date") ?? "")
+            w.field("signature", form.signature)
+            if let token = form.securityToken { w.field("security_token", token) }
+            w.field("dir", form.key)
+            w.key("expire")
+            w.integer(form.expiration.secondsSince1970)
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    /// `{"method":"POST","url","fields":{...},"headers":{}}` for Uppy's AwsS3 plugin.
+    static func uppyBody(_ form: SignedPostForm) -> [UInt8] {
+        var w = JSONWriter(capacity: 768)
+        w.beginObject()
+        w.field("method", "POST")
+        w.field("url", form.url)
+        w.key("fields")
+        w.beginObject()
+        for f in form.fields { w.field(f.name, f.value) }
+        w.endObject()
+        w.key("headers")
+        w.beginObject()
+        w.endObject()
+        w.endObject()
+        return w.bytes
     }
 
     /// `{"url","policy","signature","ossAccessKeyId","key"}`: the Java backend's bean, byte for

@@ -33,24 +33,37 @@ public struct Profile: Sendable {
     public var requireUser: Bool
     /// Where the credentials come from.
     public var credentials: CredentialsSource
-    /// The pinned `success_action_status`: 200 (empty body) or 201 (XML PostResponse).
-    public var successActionStatus: Int = 200
-    /// Pin `x-oss-forbid-overwrite: true` (409 FileAlreadyExists on an existing key).
-    public var forbidOverwrite = false
-    /// Pin `x-oss-object-acl`.
-    public var objectACL: String?
-    /// Pin `Cache-Control`.
-    public var cacheControl: String?
-    /// Pin a `Content-Disposition` of this type, with the client's sanitised file name.
-    public var contentDisposition: DispositionType?
-    /// Pin `x-oss-server-side-encryption` (`AES256`, `KMS`, `SM4`).
-    public var serverSideEncryption: String?
-    /// Pin `x-oss-server-side-encryption-key-id` (KMS).
-    public var serverSideEncryptionKeyId: String?
-    /// User metadata names (`x-oss-meta-NAME`) a client may set, lowercase.
-    public var meta: [String] = []
-    /// The longest value of one metadata entry, in bytes.
-    public var metaMaxLength = 256
+    /// The further form fields the profile pins.
+    public var pins = Pins()
+
+    /// Form fields a profile pins besides key, size and content type; each is sent to the client
+    /// and required by the policy.
+    public struct Pins: Sendable {
+        /// The pinned `success_action_status`: 200 (empty body) or 201 (XML PostResponse).
+        public var successActionStatus: Int = 200
+        /// Pin `x-oss-forbid-overwrite: true` (409 FileAlreadyExists on an existing key).
+        public var forbidOverwrite = false
+        /// Pin `x-oss-object-acl`.
+        public var objectACL: String?
+        /// Pin `Cache-Control`.
+        public var cacheControl: String?
+        /// Pin a `Content-Disposition` of this type, with the client's sanitised file name.
+        public var contentDisposition: DispositionType?
+        /// Pin `x-oss-server-side-encryption` (`AES256`, `KMS`, `SM4`).
+        public var serverSideEncryption: String?
+        /// Pin `x-oss-server-side-encryption-key-id` (KMS).
+        public var serverSideEncryptionKeyId: String?
+        /// User metadata names (`x-oss-meta-NAME`) a client may set, lowercase.
+        public var meta: [String] = []
+        /// The longest value of one metadata entry, in bytes.
+        public var metaMaxLength = 256
+
+        /// True when these need a client that sends whatever fields it is given.
+        var needFieldsHandedOver: Bool {
+            forbidOverwrite || objectACL != nil || cacheControl != nil || contentDisposition != nil
+                || serverSideEncryption != nil || !meta.isEmpty
+        }
+    }
 
     /// The Content-Disposition types.
     public enum DispositionType: String, Sendable, CaseIterable {
@@ -60,11 +73,8 @@ public struct Profile: Sendable {
         case inline
     }
 
-    /// True when the profile pins fields the Java clients cannot send.
-    var pinsClientFields: Bool {
-        forbidOverwrite || objectACL != nil || cacheControl != nil || contentDisposition != nil
-            || serverSideEncryption != nil || !meta.isEmpty
-    }
+    /// True when the profile pins fields that fixed-shape clients (java, aliyun-appserver) cannot send.
+    var pinsClientFields: Bool { pins.needFieldsHandedOver }
 
     /// True when `type` (lowercased) is allowed.
     public func allows(contentType type: String) -> Bool {
