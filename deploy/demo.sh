@@ -27,6 +27,7 @@ BASE=http://127.0.0.1:$PORT
 # Clearly fake credentials: the signatures are real HMACs, but OSS knows no such key.
 DEMO_ACCESS_KEY_ID=LTAI5tDemoDemoDemoDemo0000
 DEMO_ACCESS_KEY_SECRET=demo-secret-not-a-real-key-0000000000
+DEMO_SESSION_TOKEN=CAISdemo-sts-token-not-real-0000000000
 
 say() { printf '%s\n' "demo: $*"; }
 die() { printf '%s\n' "demo: $*" >&2; exit 1; }
@@ -141,6 +142,8 @@ start_upsign() {
     unset OSS_SESSION_TOKEN ALIBABA_CLOUD_ACCESS_KEY_ID ALIBABA_CLOUD_ACCESS_KEY_SECRET \
           ALIBABA_CLOUD_SECURITY_TOKEN
     export OSS_ACCESS_KEY_ID=$DEMO_ACCESS_KEY_ID OSS_ACCESS_KEY_SECRET=$DEMO_ACCESS_KEY_SECRET
+    # A fake STS token, to show where a temporary key's token goes (form and policy).
+    export OSS_SESSION_TOKEN=$DEMO_SESSION_TOKEN
     cd "$RUN_DIR"
     exec setsid "$BIN" serve --config "$CONFIG" --listen "unix:$RUN_DIR/upsign.sock"
   ) </dev/null >>"$RUN_DIR/upsign.log" 2>&1 &

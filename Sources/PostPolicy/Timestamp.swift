@@ -73,7 +73,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         }
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC only); nil for anything else.
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]` followed by `Z` or an offset `±HH:MM` (the fraction is
+    /// dropped); nil for anything else.
     public init?(iso8601 text: String) {
         let b = Array(text.utf8)
         func num(_ from: Int, _ count: Int) -> Int? {
@@ -98,12 +99,22 @@ public struct Timestamp: Sendable, Hashable, Comparable {
             while i < b.count, b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") { i += 1 }
             guard i > start else { return nil }
         }
-        guard i == b.count - 1, b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") else { return nil }
+        // The zone: Z, or an offset ±HH:MM (STS answers Z; agents sometimes write local offsets).
+        var offsetSeconds = 0
+        if i == b.count - 1, b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+            offsetSeconds = 0
+        } else if i == b.count - 6, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-"), b[i + 3] == UInt8(ascii: ":"),
+            let h = num(i + 1, 2), let m = num(i + 4, 2), h < 24, m < 60
+        {
+            offsetSeconds = (h * 3600 + m * 60) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
+        } else {
+            return nil
+        }
         guard (1...12).contains(month), hour < 24, minute < 60, second < 60,
             day >= 1, day <= UTCDateTime.daysIn(month: month, year: year)
         else { return nil }
         let days = UTCDateTime.daysFromCivil(year: year, month: month, day: day)
-        self.init(secondsSince1970: Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second))
+        self.init(secondsSince1970: Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second - offsetSeconds))
     }
 }
 

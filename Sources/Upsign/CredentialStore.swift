@@ -52,10 +52,13 @@ public final class CredentialStore: Sendable {
 
     private let state: Mutex<State>
     private let environment: [String: String]
+    private let clock: @Sendable () -> Timestamp
 
-    /// Loads each distinct source named by `profiles`.
-    public init(profiles: some Sequence<Profile>, environment: [String: String]) {
+    /// Loads each distinct source named by `profiles`; `clock` tells when loaded credentials have
+    /// already expired.
+    public init(profiles: some Sequence<Profile>, environment: [String: String], clock: @escaping @Sendable () -> Timestamp = { Timestamp(secondsSince1970: 0) }) {
         self.environment = environment
+        self.clock = clock
         state = Mutex(State())
         var sources: [CredentialsSource] = []
         for p in profiles where !sources.contains(p.credentials) { sources.append(p.credentials) }
@@ -65,6 +68,7 @@ public final class CredentialStore: Sendable {
     /// A store holding fixed credentials for every source (tests, `sign --now` reproductions).
     public init(fixed: [CredentialsSource: Credentials]) {
         environment = [:]
+        clock = { Timestamp(secondsSince1970: 0) }
         var s = State()
         for (source, c) in fixed {
             s.entries[source] = Entry(snapshot: Snapshot(credentials: c, generation: s.nextGeneration, expiration: nil))
@@ -82,6 +86,15 @@ public final class CredentialStore: Sendable {
             if let snapshot = entry.snapshot { return .success(snapshot) }
             return .failure(entry.lastError ?? LoadError(description: "credentials \(source) were not loaded"))
         }
+    }
+
+    /// Every source's current generation, for the start-up log.
+    public var loaded: [(source: CredentialsSource, generation: UInt64, expiration: Timestamp?)] {
+        state.withLock { s in
+            s.entries.compactMap { source, entry in
+                entry.snapshot.map { (source, $0.generation, $0.expiration) }
+            }
+        }.sorted { $0.source.description < $1.source.description }
     }
 
     /// Sources with no usable credentials, with their reasons.
@@ -125,10 +138,18 @@ public final class CredentialStore: Sendable {
             stamp = nil
         }
         let result = Self.load(source, environment: environment)
+        let now = clock()
         return state.withLock { s -> ReloadEvent in
             var entry = s.entries[source] ?? Entry()
             entry.stamp = stamp
             switch result {
+            case .success(let contents) where contents.expiration.map({ $0 <= now }) ?? false
+                && entry.snapshot.map({ $0.expiration.map { $0 > now } ?? true }) ?? false:
+                // Stale credentials must not replace ones that still work.
+                let error = LoadError(description: "the new credentials expired at \(contents.expiration?.iso8601Milliseconds ?? "?") already")
+                entry.lastError = error
+                s.entries[source] = entry
+                return .failed(source: source, error: error, keptGeneration: entry.snapshot?.generation)
             case .success(let contents):
                 let snapshot = Snapshot(credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration)
                 s.nextGeneration += 1

@@ -71,7 +71,9 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
 
-        let credentials = CredentialStore(profiles: configuration.profiles.values, environment: ProcessEnvironment.current())
+        let credentials = CredentialStore(
+            profiles: configuration.profiles.values, environment: ProcessEnvironment.current(), clock: Runtime.clock)
+        CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
         for (source, error) in credentials.failures {
             logger.error("credentials unavailable; profiles using them answer 503", metadata: [
                 "credentials.source": .string(source.description), "error": .string(error.description),

@@ -24,11 +24,16 @@ struct TimestampTests {
     }
 
     @Test(arguments: [
-        "", "2026-01-02", "2026-01-02T03:04:05", "2026-01-02T03:04:05+08:00", "2026-13-02T03:04:05Z",
+        "", "2026-01-02", "2026-01-02T03:04:05", "2026-01-02T03:04:05+0800", "2026-01-02T03:04:05+24:00", "2026-13-02T03:04:05Z",
         "2026-02-29T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T03:04:05.Z", "abcd-01-02T03:04:05Z",
     ])
     func refusesAnythingButUTCDateTimes(_ text: String) {
         #expect(Timestamp(iso8601: text) == nil)
+    }
+
+    @Test func offsetsAreConvertedToUTC() {
+        #expect(Timestamp(iso8601: "2026-01-02T11:04:05+08:00") == Timestamp(iso8601: "2026-01-02T03:04:05Z"))
+        #expect(Timestamp(iso8601: "2026-01-01T22:04:05.5-05:00") == Timestamp(iso8601: "2026-01-02T03:04:05Z"))
     }
 
     @Test func millisecondsAreRenderedAndClamped() {

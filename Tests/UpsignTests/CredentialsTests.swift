@@ -82,6 +82,21 @@ struct CredentialStoreTests {
         #expect(try store.snapshot(for: .file(path: path)).get() == before)
     }
 
+    @Test func anAlreadyExpiredRewriteDoesNotReplaceWorkingCredentials() throws {
+        let path = try writeFile(#"{"AccessKeyId":"gen1","AccessKeySecret":"s1","Expiration":"2026-01-02T04:00:00Z"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = CredentialStore(profiles: [try profile(.file(path: path))], environment: [:], clock: { Timestamp(iso8601: "2026-01-02T03:00:00Z")! })
+        let before = try store.snapshot(for: .file(path: path)).get()
+        let stale = try writeFile(#"{"AccessKeyId":"gen0","AccessKeySecret":"s0","Expiration":"2026-01-02T02:00:00Z"}"#)
+        #expect(rename(stale, path) == 0)
+        guard case .failed(_, _, let kept)? = store.reloadChangedFiles().first else {
+            Issue.record("the stale file was not refused")
+            return
+        }
+        #expect(kept == before.generation)
+        #expect(try store.snapshot(for: .file(path: path)).get() == before)
+    }
+
     @Test func groupReadableFilesAreRefused() throws {
         let path = try writeFile(#"{"AccessKeyId":"gen1","AccessKeySecret":"s1"}"#, mode: 0o640)
         defer { try? FileManager.default.removeItem(atPath: path) }
