@@ -30,16 +30,11 @@ public struct OSSPostSignerV1: Sendable {
     public func sign(_ upload: PostUpload) -> SignedPostForm {
         let policy = policy(for: upload).base64
         let signature = signature(policyBase64: policy)
-        var fields: [SignedPostForm.Field] = [
-            .init("key", upload.key),
-            .init("policy", policy),
-            .init("OSSAccessKeyId", credentials.accessKeyId),
-            .init("Signature", signature),
-        ]
-        fields += upload.trailingFields(securityToken: credentials.securityToken)
         return SignedPostForm(
-            url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,
-            signature: signature, accessKeyId: credentials.accessKeyId,
-            securityToken: credentials.securityToken, fields: fields)
+            upload: upload, policy: policy, signature: signature, credentials: credentials,
+            authentication: [
+                .init("OSSAccessKeyId", credentials.accessKeyId),
+                .init("Signature", signature),
+            ])
     }
 }

@@ -65,18 +65,13 @@ public struct OSSPostSignerV4: Sendable {
     public func sign(_ upload: PostUpload) -> SignedPostForm {
         let policy = policy(for: upload).base64
         let signature = signature(policyBase64: policy, date: upload.issuedAt.compactDate)
-        var fields: [SignedPostForm.Field] = [
-            .init("key", upload.key),
-            .init("policy", policy),
-            .init("x-oss-signature-version", Self.algorithm),
-            .init("x-oss-credential", credential(at: upload.issuedAt)),
-            .init("x-oss-date", upload.issuedAt.compactDateTime),
-            .init("x-oss-signature", signature),
-        ]
-        fields += upload.trailingFields(securityToken: credentials.securityToken)
         return SignedPostForm(
-            url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,
-            signature: signature, accessKeyId: credentials.accessKeyId,
-            securityToken: credentials.securityToken, fields: fields)
+            upload: upload, policy: policy, signature: signature, credentials: credentials,
+            authentication: [
+                .init("x-oss-signature-version", Self.algorithm),
+                .init("x-oss-credential", credential(at: upload.issuedAt)),
+                .init("x-oss-date", upload.issuedAt.compactDateTime),
+                .init("x-oss-signature", signature),
+            ])
     }
 }

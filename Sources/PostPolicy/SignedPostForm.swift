@@ -44,4 +44,14 @@ public struct SignedPostForm: Sendable, Equatable {
 
     /// The value of the field `name`, if sent.
     public func field(_ name: String) -> String? { fields.first(where: { $0.name == name })?.value }
+
+    /// The form a signer makes for `upload`: `key` and `policy`, then the scheme's own
+    /// authentication fields, then the fields every OSS scheme shares.
+    init(upload: PostUpload, policy: String, signature: String, credentials: Credentials, authentication: [Field]) {
+        self.init(
+            url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,
+            signature: signature, accessKeyId: credentials.accessKeyId, securityToken: credentials.securityToken,
+            fields: [.init("key", upload.key), .init("policy", policy)] + authentication
+                + upload.trailingFields(securityToken: credentials.securityToken))
+    }
 }

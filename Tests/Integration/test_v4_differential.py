@@ -19,12 +19,12 @@ import time
 import urllib.parse
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import pytest
 
 import helpers
 import oracle
+from test_cli_differential import ANY_TYPES, NAME_CHARS, USER_CHARS, Case
 from helpers import (AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, SECRET, TOKEN)
 
 V4_ALGO = "OSS4-HMAC-SHA256"
@@ -300,27 +300,6 @@ SPECIAL_NOWS = [
     "2024-02-29T12:00:00Z", "2000-02-29T23:59:59Z", "2027-02-28T23:59:59.999Z",
     "2099-12-31T23:59:59.999Z", "2030-06-30T23:59:59Z", "2026-03-01T00:00:00Z",
 ]
-USER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-@"
-NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- "
-ANY_TYPES = ["application/pdf", "text/plain", "application/octet-stream", "image/svg+xml",
-             "video/mp4"]
-
-
-@dataclass
-class Case:
-    profile: str
-    fmt: str | None
-    user: str | None
-    filename: str | None
-    content_type: str | None
-    size: int | None
-    now: str
-    uuid: str
-    expect: str = "ok"
-    fault: str = "none"
-    args: list = field(default_factory=list)
-
-
 def random_now(rng: random.Random) -> str:
     r = rng.random()
     if r < 0.35:
