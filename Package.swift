@@ -17,12 +17,14 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // Values of which each thread has its own copy (no lock on the request path).
+        .target(name: "PerThread"),
         // Swift over COpenSSL: HMAC, digests, base64, hex, constant-time compare, random bytes.
-        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "Crypto", dependencies: ["COpenSSL", "PerThread"]),
         // Flat JSON: a strict reader for request bodies and credential files, an escaping writer.
         .target(name: "JSONText"),
         // The pure signing core: policy documents, conditions, key templates, store signers.
-        .target(name: "PostPolicy", dependencies: ["Crypto", "JSONText"]),
+        .target(name: "PostPolicy", dependencies: ["Crypto", "JSONText", "PerThread"]),
         // CGI request/response values shared by the FastCGI loop and the application.
         .target(name: "CGI"),
         // The libfcgi responder loop: listener, worker threads, shutdown.
@@ -31,7 +33,7 @@ let package = Package(
         .target(
             name: "Upsign",
             dependencies: [
-                "CGI", "Crypto", "JSONText", "PostPolicy",
+                "CGI", "Crypto", "JSONText", "PostPolicy", "PerThread",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,6 +49,7 @@ let package = Package(
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "CGITests", dependencies: ["CGI"]),
+        .testTarget(name: "PerThreadTests", dependencies: ["PerThread"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import COpenSSL
 import Glibc
+import PerThread
 
 /// Cryptographically secure random bytes from OpenSSL's DRBG.
 public enum SecureRandom {
@@ -20,7 +21,7 @@ public enum SecureRandom {
     /// each `RAND_bytes` call takes the DRBG's lock and checks for a fork (a `getpid` system call),
     /// which on a request path is a cost worth paying once per 64 UUIDs rather than every time.
     public static func uuidString() throws(Failure) -> String {
-        var b = try RandomPool.current.take16()
+        var b = try RandomPool.perThread.withValue { pool throws(Failure) in try pool.take16() }
         b.6 = (b.6 & 0x0F) | 0x40
         b.8 = (b.8 & 0x3F) | 0x80
         return withUnsafeBytes(of: &b) { raw in
@@ -43,46 +44,32 @@ extension UnsafeRawBufferPointer: ContiguousBytes {
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(self) }
 }
 
-/// A per-thread buffer of DRBG output (fork-unsafe by design: upsign never forks after start-up).
-final class RandomPool {
+/// A buffer of DRBG output; each thread has its own (fork-unsafe by design: upsign never forks
+/// after start-up).
+struct RandomPool {
     private static let size = 1024
     private var buffer = [UInt8](repeating: 0, count: RandomPool.size)
     private var offset = RandomPool.size
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { pointer in
-            guard let pointer else { return }
-            Unmanaged<RandomPool>.fromOpaque(pointer).release()
-        }
-        return key
-    }()
-
-    /// The calling thread's pool, created on first use and freed when the thread exits.
-    static var current: RandomPool {
-        if let existing = pthread_getspecific(key) {
-            return Unmanaged<RandomPool>.fromOpaque(existing).takeUnretainedValue()
-        }
-        let pool = RandomPool()
-        pthread_setspecific(key, Unmanaged.passRetained(pool).toOpaque())
-        return pool
-    }
+    /// The calling thread's pool.
+    static let perThread = PerThread { RandomPool() }
 
     typealias Sixteen = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
 
     /// The next 16 bytes; used bytes are wiped from the pool.
-    func take16() throws(SecureRandom.Failure) -> Sixteen {
+    mutating func take16() throws(SecureRandom.Failure) -> Sixteen {
         if offset + 16 > RandomPool.size {
             let ok = buffer.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(RandomPool.size)) }
             guard ok == 1 else { throw SecureRandom.Failure() }
             offset = 0
         }
         var out: Sixteen = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let start = offset
         buffer.withUnsafeMutableBytes { pool in
             withUnsafeMutableBytes(of: &out) { dest in
-                dest.copyMemory(from: UnsafeRawBufferPointer(rebasing: pool[offset..<offset + 16]))
+                dest.copyMemory(from: UnsafeRawBufferPointer(rebasing: pool[start..<start + 16]))
             }
-            memset(pool.baseAddress! + offset, 0, 16)
+            memset(pool.baseAddress! + start, 0, 16)
         }
         offset += 16
         return out

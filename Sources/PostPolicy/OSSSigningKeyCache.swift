@@ -1,9 +1,10 @@
 import Crypto
-import Synchronization
+import PerThread
 
 /// Derived OSS V4 signing keys, cached per (access key id, secret generation, day, region), as
 /// aws-sdk-go-v2's key deriver does: four HMACs are saved on every request but the first of a day.
-/// Safe to share between threads; the lock is held only for a dictionary look-up or insert.
+/// Safe to share between threads: each thread keeps its own small cache, so no request waits on a
+/// lock (a thread derives a key once per day, region and credentials generation).
 public final class OSSSigningKeyCache: Sendable {
     struct Key: Hashable {
         let accessKeyId: String
@@ -12,7 +13,7 @@ public final class OSSSigningKeyCache: Sendable {
         let region: String
     }
 
-    private let keys = Mutex<[Key: [UInt8]]>([:])
+    private let keys = PerThread<[Key: [UInt8]]> { [:] }
     private let capacity: Int
 
     /// Creates an empty cache holding at most `capacity` keys (old days fall out when full).
@@ -22,9 +23,9 @@ public final class OSSSigningKeyCache: Sendable {
     /// `generation` identifies the secret: a rotated secret must come with a new generation.
     public func key(for credentials: Credentials, generation: UInt64, date: String, region: String) -> [UInt8] {
         let id = Key(accessKeyId: credentials.accessKeyId, generation: generation, date: date, region: region)
-        if let hit = keys.withLock({ $0[id] }) { return hit }
+        if let hit = keys.withValue({ $0[id] }) { return hit }
         let derived = OSSPostSignerV4.signingKey(secret: credentials.secret, date: date, region: region)
-        keys.withLock { cache in
+        keys.withValue { cache in
             if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
             cache[id] = derived
         }

@@ -1,4 +1,5 @@
 import Glibc
+import PerThread
 import PostPolicy
 import Synchronization
 
@@ -51,6 +52,11 @@ public final class CredentialStore: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Bumped under the lock whenever an entry changes; readers compare it with their copy.
+    private let version = Atomic<UInt64>(0)
+    /// Each thread's copy of the entries and the version it was taken at: the request path reads
+    /// it without the lock, which it takes only after a reload.
+    private let readerCopies = PerThread<(version: UInt64, results: [CredentialsSource: Result<Snapshot, LoadError>])?> { nil }
     private let environment: [String: String]
     private let clock: @Sendable () -> Timestamp
 
@@ -79,13 +85,21 @@ public final class CredentialStore: Sendable {
 
     /// The current credentials of `source`, or why there are none.
     public func snapshot(for source: CredentialsSource) -> Result<Snapshot, LoadError> {
-        state.withLock { s in
-            guard let entry = s.entries[source] else {
-                return .failure(LoadError(description: "credentials \(source) were not loaded"))
+        // The version is read before the entries: a copy tagged with an older version than its
+        // contents is only refreshed once more, never served stale.
+        let current = version.load(ordering: .acquiring)
+        let results = readerCopies.withValue { copy in
+            if let copy, copy.version == current { return copy.results }
+            let fresh = state.withLock { s in
+                s.entries.mapValues { entry -> Result<Snapshot, LoadError> in
+                    if let snapshot = entry.snapshot { return .success(snapshot) }
+                    return .failure(entry.lastError ?? LoadError(description: "not loaded"))
+                }
             }
-            if let snapshot = entry.snapshot { return .success(snapshot) }
-            return .failure(entry.lastError ?? LoadError(description: "credentials \(source) were not loaded"))
+            copy = (current, fresh)
+            return fresh
         }
+        return results[source] ?? .failure(LoadError(description: "credentials \(source) were not loaded"))
     }
 
     /// Every source's current generation, for the start-up log.
@@ -149,6 +163,7 @@ public final class CredentialStore: Sendable {
                 let error = LoadError(description: "the new credentials expired at \(contents.expiration?.iso8601Milliseconds ?? "?") already")
                 entry.lastError = error
                 s.entries[source] = entry
+                version.add(1, ordering: .releasing)
                 return .failed(source: source, error: error, keptGeneration: entry.snapshot?.generation)
             case .success(let contents):
                 let snapshot = Snapshot(credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration)
@@ -156,10 +171,12 @@ public final class CredentialStore: Sendable {
                 entry.snapshot = snapshot
                 entry.lastError = nil
                 s.entries[source] = entry
+                version.add(1, ordering: .releasing)
                 return .loaded(source: source, generation: snapshot.generation, expiration: snapshot.expiration)
             case .failure(let error):
                 entry.lastError = error
                 s.entries[source] = entry
+                version.add(1, ordering: .releasing)
                 return .failed(source: source, error: error, keptGeneration: entry.snapshot?.generation)
             }
         }
