@@ -33,7 +33,11 @@ public struct APIError: Error, Sendable, Equatable {
     }
     /// 400 `extension_not_allowed`.
     public static func extensionNotAllowed(_ allowed: [String]) -> APIError {
-        APIError(status: 400, code: "extension_not_allowed", message: "the file name's extension is not allowed; allowed: \(allowed.joined(separator: ", "))")
+        APIError(
+            status: 400, code: "extension_not_allowed",
+            message: allowed.isEmpty
+                ? "the file name's extension must be 1-16 letters or digits"
+                : "the file name's extension is not allowed; allowed: \(allowed.joined(separator: ", "))")
     }
     /// 400 `content_type_not_allowed`.
     public static func contentTypeNotAllowed(_ allowed: [String]) -> APIError {

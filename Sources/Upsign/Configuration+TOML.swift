@@ -157,7 +157,7 @@ private struct TableReader {
         "provider", "signature", "bucket", "region", "endpoint", "key", "extensions", "content_types",
         "min_size", "max_size", "expires_in", "format", "require_user", "credentials",
         "success_action_status", "forbid_overwrite", "object_acl", "cache_control", "content_disposition",
-        "server_side_encryption", "server_side_encryption_key_id", "meta", "meta_max_length",
+        "server_side_encryption", "server_side_encryption_key_id", "meta", "meta_max_length", "formats",
     ]
 
     /// OSS's PostObject limit: an object posted by form is at most 5 GB.
@@ -286,8 +286,30 @@ private struct TableReader {
         }
 
         let pins = pins(t, path)
-        if !format.handsOverFields && pins.needFieldsHandedOver {
-            problem(path, "format \"\(format.rawValue)\" answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy")
+        // By default a request may ask for the profile's shape or one that hands over (and so
+        // pins) every field; never for one that pins less.
+        var formats: [ResponseFormat] = [format] + ResponseFormat.allCases.filter { $0.handsOverFields && $0 != format }
+        if let listed = strings(t, "formats", path) {
+            formats = [format]
+            for (i, name) in listed.enumerated() {
+                guard let f = ResponseFormat(rawValue: name) else {
+                    problem("\(path).formats[\(i)]", "must be one of " + ResponseFormat.allCases.map(\.rawValue).joined(separator: ", "))
+                    continue
+                }
+                if !formats.contains(f) { formats.append(f) }
+            }
+        }
+        for f in formats {
+            let field = f == format ? "\(path).format" : "\(path).formats"
+            if !f.handsOverFields && pins.needFieldsHandedOver {
+                problem(field, "format \"\(f.rawValue)\" answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy")
+            }
+            if f == .java && signature == .v4 && f != format {
+                problem(field, "format \"java\" carries only V1 fields; this profile signs v4")
+            }
+            if f == .aliyunAppserver && (!extensions.isEmpty || !contentTypes.isEmpty) {
+                problem(field, "format \"aliyun-appserver\" lets the client name the object inside a fresh folder and sends no Content-Type, so extensions and content_types cannot be enforced; use native or uppy")
+            }
         }
         guard problems.count == before, let bucket, let endpoint, let key else { return nil }
         var profile = Profile(
@@ -296,6 +318,7 @@ private struct TableReader {
             minSize: minSize, maxSize: maxSize, expiresIn: expiresIn, format: format,
             requireUser: requireUser, credentials: credentials)
         profile.pins = pins
+        profile.formats = formats
         return profile
     }
 

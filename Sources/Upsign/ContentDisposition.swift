@@ -26,7 +26,7 @@ enum ContentDisposition {
     }
 
     /// The last path component without control, format (bidi) or quoting characters, at most
-    /// 128 characters; nil when nothing is left.
+    /// 128 characters (keeping a short extension); nil when nothing is left.
     static func sanitized(_ filename: String?) -> String? {
         guard let filename else { return nil }
         let base = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
@@ -42,9 +42,18 @@ enum ContentDisposition {
                     out.unicodeScalars.append(scalar)
                 }
             }
-            if out.unicodeScalars.count >= 128 { break }
         }
-        let trimmed = out.trimmingCharacters(in: " .")
+        var trimmed = out.trimmingCharacters(in: " .")
+        if trimmed.unicodeScalars.count > 128 {
+            // Keep a short extension, so the download keeps its type.
+            let scalars = Array(trimmed.unicodeScalars)
+            let dot = scalars.lastIndex(of: ".").flatMap { scalars.count - $0 <= 17 && $0 > 0 ? $0 : nil }
+            let tail = dot.map { Array(scalars[$0...]) } ?? []
+            var head = String.UnicodeScalarView()
+            head.append(contentsOf: scalars.prefix(128 - tail.count))
+            head.append(contentsOf: tail)
+            trimmed = String(head).trimmingCharacters(in: " ")
+        }
         return trimmed.isEmpty ? nil : trimmed
     }
 }

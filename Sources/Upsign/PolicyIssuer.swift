@@ -45,6 +45,9 @@ public struct PolicyIssuer: Sendable {
     /// key made from the template, the size range, and what the form must pin.
     public func upload(_ p: PolicyParameters, user: String?, uuid: String, now: Timestamp) -> Result<PostUpload, APIError> {
         let format = format(p)
+        guard profile.formats.isEmpty || profile.formats.contains(format) else {
+            return .failure(.invalidRequest("format \(format.rawValue) is not offered by this profile; offered: " + profile.formats.map(\.rawValue).joined(separator: ", ")))
+        }
         if format == .java && profile.signature != .v1 {
             return .failure(.invalidRequest("format java carries only V1 fields; this profile signs \(profile.signature.rawValue)"))
         }

@@ -29,6 +29,10 @@ public struct Profile: Sendable {
     public var expiresIn: Int64
     /// The default answer shape.
     public var format: ResponseFormat
+    /// The shapes a request may ask for with `format=`: by default the profile's own and those
+    /// that hand over every field (native, uppy). A request cannot pick a shape that pins less
+    /// (java and aliyun-appserver clients send fixed fields) unless `formats` lists it.
+    public var formats: [ResponseFormat] = []
     /// True when a request must carry an authenticated user.
     public var requireUser: Bool
     /// Where the credentials come from.

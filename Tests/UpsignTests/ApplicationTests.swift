@@ -139,6 +139,7 @@ struct ApplicationTests {
         ("/upload/policy", "profile=native", "alice", "GET", 400, "missing_parameter"),
         ("/upload/policy", "profile=nope", "alice", "GET", 404, "unknown_profile"),
         ("/upload/policy", "profile=native&format=java&contentType=image/png", "alice", "GET", 400, "invalid_request"),
+        ("/upload/policy", "profile=native&format=aliyun-appserver&contentType=image/png", "alice", "GET", 400, "invalid_request"),
         ("/upload/policy", "profile=open", "alice", "GET", 503, "credentials_unavailable"),
         ("/upload/policy", "profile=open&filename=a.b%20c", "alice", "GET", 400, "extension_not_allowed"),
         ("/upload/policy", "", "alice", "PUT", 405, "method_not_allowed"),

@@ -121,9 +121,18 @@ struct ProfileFieldsTests {
         ("...", nil),
         ("a$b;c\"d.txt", "a_b_c_d.txt"),
         (String(repeating: "é", count: 300), String(repeating: "é", count: 128)),
+        (String(repeating: "a", count: 300) + ".png", String(repeating: "a", count: 124) + ".png"),
     ] as [(String, String?)])
     func fileNamesAreSanitisedForContentDisposition(_ name: String, _ expected: String?) {
         #expect(ContentDisposition.sanitized(name) == expected)
+    }
+
+    @Test func aRequestCannotPickAShapeThatPinsLess() throws {
+        let native = try #require(app.configuration.profiles["full"])
+        #expect(native.formats == [.native, .uppy])
+        let sample = try #require(app.configuration.profiles["sample"])
+        #expect(sample.formats == [.aliyunAppserver, .native, .uppy])
+        #expect(get("profile=sample&format=native").status == 200)
     }
 
     @Test func profilesThatPinFieldsCannotAnswerFixedShapes() {
@@ -150,7 +159,7 @@ struct ProfileFieldsTests {
             Issue.record("parsed")
         } catch {
             #expect(Set(error.problems.map(\.path)) == [
-                "profiles.a", "profiles.b", "profiles.c.object_acl", "profiles.c.success_action_status",
+                "profiles.a.format", "profiles.b.format", "profiles.c.object_acl", "profiles.c.success_action_status",
                 "profiles.c.server_side_encryption_key_id", "profiles.c.expires_in",
             ])
         }
