@@ -16,6 +16,7 @@ let package = Package(
         // System libraries, reached only through their Swift wrappers.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Values of which each thread has its own copy (no lock on the request path).
         .target(name: "PerThread"),
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "PostPolicy", dependencies: ["Crypto", "JSONText", "PerThread"]),
         // CGI request/response values shared by the FastCGI loop and the application.
         .target(name: "CGI"),
+        // Small bounded HTTP(S) GETs through libcurl (OSS callback public keys).
+        .target(name: "HTTPFetch", dependencies: ["CCurl"]),
         // The libfcgi responder loop: listener, worker threads, shutdown.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI"]),
         // The application: configuration, credentials, profiles, routes, response formats.
@@ -41,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "upsign",
             dependencies: [
-                "FastCGI", "Upsign", "CGI",
+                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -6,6 +6,7 @@
 # nginx; in a container the policy-rc.d usually refuses, which is fine).
 #
 #   libfcgi-dev libssl-dev pkg-config  build: <fcgiapp.h> + fcgi.pc, libcrypto
+#   libcurl4-openssl-dev               build: libcurl (fetching OSS callback public keys)
 #   libfcgi-bin spawn-fcgi              run: cgi-fcgi for probing, spawn-fcgi deployment
 #   nginx                               the front end (demo, integration tests)
 #   wrk curl                            load and smoke tests
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  libfcgi-dev libfcgi-bin libssl-dev pkg-config
+  libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config
   nginx spawn-fcgi wrk curl python3-venv openssl systemd
 )
 

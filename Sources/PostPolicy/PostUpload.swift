@@ -25,6 +25,10 @@ public struct PostUpload: Sendable, Equatable {
     /// Further fields sent and pinned exactly (`Cache-Control`, `x-oss-forbid-overwrite`,
     /// `x-oss-meta-*`, ...), in order, after the content type.
     public var pinnedFields: [SignedPostForm.Field] = []
+    /// The base64 upload-callback field, pinned exactly (`{"callback": ...}`), if any.
+    public var callback: String?
+    /// The callback's custom variables (`x:name` fields), pinned with `eq`, after the callback.
+    public var callbackVariables: [SignedPostForm.Field] = []
     /// The instant the policy is issued at: the single clock reading every date derives from.
     public var issuedAt: Timestamp
     /// When the policy expires.
@@ -63,6 +67,8 @@ extension PostUpload {
         if let successActionStatus { conditions.append(.exact(field: "success_action_status", value: String(successActionStatus))) }
         if let contentType { conditions.append(.equals(field: "Content-Type", value: contentType)) }
         for f in pinnedFields { conditions.append(.equals(field: f.name, value: f.value)) }
+        if let callback { conditions.append(.exact(field: "callback", value: callback)) }
+        for f in callbackVariables { conditions.append(.equals(field: f.name, value: f.value)) }
         if let securityToken { conditions.append(.exact(field: "x-oss-security-token", value: securityToken)) }
         return conditions
     }
@@ -73,6 +79,8 @@ extension PostUpload {
         if let successActionStatus { fields.append(.init("success_action_status", String(successActionStatus))) }
         if let contentType { fields.append(.init("Content-Type", contentType)) }
         fields += pinnedFields
+        if let callback { fields.append(.init("callback", callback)) }
+        fields += callbackVariables
         if let securityToken { fields.append(.init("x-oss-security-token", securityToken)) }
         return fields
     }

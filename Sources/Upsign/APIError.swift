@@ -80,6 +80,19 @@ public struct APIError: Error, Sendable, Equatable {
     /// fresher ones were written.
     public static let credentialsExpired = APIError(
         status: 503, code: "credentials_expired", message: "the storage credentials for this profile have expired")
+    /// 403 `callback_unsigned`: a callback without an `authorization` header.
+    public static let callbackUnsigned = APIError(status: 403, code: "callback_unsigned", message: "the callback carries no signature")
+    /// 403 `callback_signature_invalid`: the signature does not match the path, query and body.
+    public static let callbackSignatureInvalid = APIError(
+        status: 403, code: "callback_signature_invalid", message: "the callback signature does not verify")
+    /// 403 `key_url_not_allowed`: the public key URL is not on the allow-list.
+    public static let keyURLNotAllowed = APIError(
+        status: 403, code: "key_url_not_allowed", message: "the callback's public key URL is not allowed")
+    /// 502 `key_fetch_failed`: the public key could not be fetched or read.
+    public static let keyFetchFailed = APIError(
+        status: 502, code: "key_fetch_failed", message: "the callback's public key could not be fetched")
+    /// 503 `record_failed`: a verified upload could not be recorded.
+    public static let recordFailed = APIError(status: 503, code: "record_failed", message: "the upload could not be recorded")
     /// 500 `internal_error`: only for faults of the machine (no randomness), never for input.
     public static let internalError = APIError(status: 500, code: "internal_error", message: "internal error")
 

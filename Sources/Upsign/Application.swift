@@ -17,16 +17,24 @@ public struct Application: Sendable {
     /// Where request events are logged.
     public let logger: Logger
 
+    /// The keys OSS signs callbacks with.
+    public let publicKeys: PublicKeyStore
+    /// Where verified uploads are recorded, if configured.
+    public let records: RecordLog?
     /// Derived V4 signing keys, shared by every request.
     private let signingKeys = OSSSigningKeyCache()
     private let policyPath: String
     private let healthPath: String
+    private let callbackPath: String
 
     /// Creates the application.
     public init(
         configuration: Configuration, credentials: CredentialStore,
-        clock: @escaping @Sendable () -> Timestamp, uuid: @escaping @Sendable () -> String?, logger: Logger
+        clock: @escaping @Sendable () -> Timestamp, uuid: @escaping @Sendable () -> String?, logger: Logger,
+        publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil
     ) {
+        self.publicKeys = publicKeys
+        self.records = records
         self.configuration = configuration
         self.credentials = credentials
         self.clock = clock
@@ -34,6 +42,7 @@ public struct Application: Sendable {
         self.logger = logger
         policyPath = configuration.server.basePath + "/policy"
         healthPath = configuration.server.basePath + "/healthz"
+        callbackPath = configuration.server.basePath + "/callback"
     }
 
     /// Answers one request. Never traps on input: every failure is a JSON error response.
@@ -56,6 +65,15 @@ public struct Application: Sendable {
                 break
             }
             response = JSONResponse.ok(Array(#"{"status":"ok"}"#.utf8))
+        case callbackPath:
+            guard method == "POST" else {
+                response = APIError.methodNotAllowed(["POST"]).response
+                break
+            }
+            switch verifyCallback(request) {
+            case .success(let body): response = JSONResponse.ok(body)
+            case .failure(let error): response = error.response
+            }
         default:
             response = APIError.notFound.response
         }

@@ -1,3 +1,6 @@
+import Crypto
+import Glibc
+
 extension Configuration {
     /// Problems that only show when the files a configuration names are read: credentials files
     /// that are missing, unreadable, too open or malformed. (Environment credentials are not
@@ -9,5 +12,31 @@ extension Configuration {
             else { return nil }
             return .init(path: "profiles.\(name).credentials", message: error.description)
         }
+    }
+
+    /// The pinned callback public key, read and parsed; nil when none is configured.
+    public func pinnedCallbackKey() -> Result<PublicKey?, ConfigurationError> {
+        guard let path = callback.publicKeyFile else { return .success(nil) }
+        do {
+            let text = try FileText.read(path, limit: 64 * 1024)
+            return .success(try PublicKey(pem: text))
+        } catch let e as FileText.Failure {
+            return .failure(ConfigurationError(problems: [.init(path: "callback.public_key_file", message: "\(path): \(e)")]))
+        } catch {
+            return .failure(ConfigurationError(problems: [.init(path: "callback.public_key_file", message: "\(path) is not a PEM public key")]))
+        }
+    }
+
+    /// Problems with the files the `[callback]` table names.
+    public func callbackFileProblems() -> [ConfigurationError.Problem] {
+        var problems: [ConfigurationError.Problem] = []
+        if case .failure(let e) = pinnedCallbackKey() { problems += e.problems }
+        if let records = callback.records {
+            let directory = records.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            if access(directory.isEmpty ? "/" : directory, W_OK) != 0 {
+                problems.append(.init(path: "callback.records", message: "\(directory) is not a writable directory"))
+            }
+        }
+        return problems
     }
 }

@@ -80,7 +80,7 @@ private struct TableReader {
     }
 
     mutating func configuration(_ root: TOMLTable) -> Configuration {
-        checkKeys(root, "", allowed: ["server", "profiles"])
+        checkKeys(root, "", allowed: ["server", "profiles", "callback"])
         var server = ServerSettings()
         if let value = root["server"] {
             if let table = value.table {
@@ -113,7 +113,92 @@ private struct TableReader {
         {
             problem("server.default_profile", "no profile named '\(name)'")
         }
-        return Configuration(server: server, profiles: profiles)
+        var configuration = Configuration(server: server, profiles: profiles)
+        if let value = root["callback"] {
+            if let table = value.table {
+                configuration.callback = callbackSettings(table)
+            } else {
+                problem("callback", "must be a table")
+            }
+        }
+        return configuration
+    }
+
+    static func isHTTPURL(_ s: String) -> Bool {
+        (s.hasPrefix("https://") || s.hasPrefix("http://")) && s.utf8.count <= 1024
+            && !s.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ";") })
+    }
+
+    mutating func callbackSettings(_ t: TOMLTable) -> CallbackSettings {
+        let path = "callback"
+        checkKeys(t, path, allowed: ["public_key_url_prefixes", "public_key_file", "records", "response"])
+        var c = CallbackSettings()
+        if let prefixes = strings(t, "public_key_url_prefixes", path) {
+            for (i, p) in prefixes.enumerated() where !Self.isHTTPURL(p) || !p.dropFirst(8).contains("/") {
+                problem("\(path).public_key_url_prefixes[\(i)]", "must be an http(s) URL prefix ending in a path, such as https://gosspublic.alicdn.com/")
+            }
+            c.publicKeyURLPrefixes = prefixes
+        }
+        if let file = string(t, "public_key_file", path), !file.isEmpty {
+            if !file.hasPrefix("/") {
+                problem("\(path).public_key_file", "must be an absolute path")
+            } else {
+                c.publicKeyFile = file
+            }
+        }
+        if let records = string(t, "records", path), !records.isEmpty {
+            if !records.hasPrefix("/") { problem("\(path).records", "must be an absolute path") } else { c.records = records }
+        }
+        if let response = string(t, "response", path) {
+            if response.utf8.count > 1 << 20 { problem("\(path).response", "must be at most 1 MB") } else { c.response = response }
+        }
+        return c
+    }
+
+    /// `[profiles.NAME.callback]`.
+    mutating func callbackSpec(_ t: TOMLTable, _ path: String, format: ResponseFormat) -> CallbackSpec? {
+        let before = problems.count
+        checkKeys(t, path, allowed: ["url", "host", "body", "body_type", "sni"])
+        var urls: [String] = []
+        if let one = t["url"]?.string {
+            urls = [one]
+        } else if t["url"]?.array != nil {
+            urls = strings(t, "url", path) ?? []
+        } else {
+            problem("\(path).url", t["url"] == nil ? "missing" : "must be a URL or a list of up to 5")
+        }
+        if urls.isEmpty && t["url"] != nil { problem("\(path).url", "must name at least one URL") }
+        if urls.count > 5 { problem("\(path).url", "OSS takes at most 5 callback URLs") }
+        for (i, u) in urls.enumerated() where !Self.isHTTPURL(u) {
+            problem(urls.count == 1 && t["url"]?.string != nil ? "\(path).url" : "\(path).url[\(i)]", "must be an http(s) URL without spaces or ';'")
+        }
+        let host = string(t, "host", path)
+        if let host, host.isEmpty || !host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            problem("\(path).host", "must be a host name")
+        }
+        let body = string(t, "body", path)
+        if body == nil && t["body"] == nil { problem("\(path).body", "missing") }
+        var bodyType = "application/json"
+        if let type = string(t, "body_type", path) {
+            if type == "application/json" || type == "application/x-www-form-urlencoded" {
+                bodyType = type
+            } else {
+                problem("\(path).body_type", "must be application/json or application/x-www-form-urlencoded")
+            }
+        }
+        let sni = bool(t, "sni", path)
+        if format == .java {
+            problem(path, "format \"java\" answers the Java bean, which has no callback field; use native, uppy or aliyun-appserver")
+        }
+        guard let body else { return nil }
+        let spec = CallbackSpec(urls: urls, host: host, body: body, bodyType: bodyType, sni: sni)
+        for name in spec.variables where name.isEmpty || !name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") }) {
+            problem("\(path).body", "custom variable ${x:\(name)}: OSS takes lowercase letters, digits and '_' only")
+        }
+        if format == .aliyunAppserver && !spec.variables.isEmpty {
+            problem("\(path).body", "format \"aliyun-appserver\" clients send no x: fields; use native or uppy for ${x:...} variables")
+        }
+        return problems.count == before ? spec : nil
     }
 
     static func isProfileName(_ s: String) -> Bool {
@@ -158,6 +243,7 @@ private struct TableReader {
         "min_size", "max_size", "expires_in", "format", "require_user", "credentials",
         "success_action_status", "forbid_overwrite", "object_acl", "cache_control", "content_disposition",
         "server_side_encryption", "server_side_encryption_key_id", "meta", "meta_max_length", "formats",
+        "callback",
     ]
 
     /// OSS's PostObject limit: an object posted by form is at most 5 GB.
@@ -285,6 +371,14 @@ private struct TableReader {
             }
         }
 
+        var callback: CallbackSpec?
+        if let value = t["callback"] {
+            if let table = value.table {
+                callback = callbackSpec(table, "\(path).callback", format: format)
+            } else {
+                problem("\(path).callback", "must be a table")
+            }
+        }
         let pins = pins(t, path)
         // By default a request may ask for the profile's shape or one that hands over (and so
         // pins) every field; never for one that pins less.
@@ -307,6 +401,9 @@ private struct TableReader {
             if f == .java && signature == .v4 && f != format {
                 problem(field, "format \"java\" carries only V1 fields; this profile signs v4")
             }
+            if f == .java && t["callback"] != nil && f != format {
+                problem(field, "format \"java\" has no callback field")
+            }
             if f == .aliyunAppserver && (!extensions.isEmpty || !contentTypes.isEmpty) {
                 problem(field, "format \"aliyun-appserver\" lets the client name the object inside a fresh folder and sends no Content-Type, so extensions and content_types cannot be enforced; use native or uppy")
             }
@@ -319,6 +416,7 @@ private struct TableReader {
             requireUser: requireUser, credentials: credentials)
         profile.pins = pins
         profile.formats = formats
+        profile.callback = callback
         return profile
     }
 

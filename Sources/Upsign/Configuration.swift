@@ -6,6 +6,8 @@ public struct Configuration: Sendable {
     public var server: ServerSettings
     /// The profiles by name.
     public var profiles: [String: Profile]
+    /// The `[callback]` table: how `{base_path}/callback` verifies OSS's callbacks.
+    public var callback = CallbackSettings()
 
     /// The profile used when a request names none: `default_profile`, or the only profile.
     public var defaultProfile: Profile? {
@@ -28,6 +30,18 @@ public struct ServerSettings: Sendable {
     public var defaultProfile: String?
     /// The longest policy lifetime any profile may set, in seconds.
     public var maxExpiresIn = 3600
+}
+
+/// The `[callback]` table.
+public struct CallbackSettings: Sendable {
+    /// A callback's public key URL must start with one of these.
+    public var publicKeyURLPrefixes = ["https://gosspublic.alicdn.com/", "http://gosspublic.alicdn.com/"]
+    /// A PEM public key file used instead of fetching keys.
+    public var publicKeyFile: String?
+    /// The JSON-lines file verified uploads are appended to.
+    public var records: String?
+    /// The JSON answered to OSS (and relayed to the uploader), with `${name}` variables.
+    public var response = #"{"ok":true}"#
 }
 
 /// Every problem found in a configuration, each with the dotted path of its field.

@@ -101,7 +101,37 @@ public struct PolicyIssuer: Sendable {
             expiration: now.adding(seconds: profile.expiresIn))
         upload.pinnedFields = pinned
         if format == .aliyunAppserver { upload.keyMatch = .prefix }
+        if let callback = profile.callback {
+            upload.callback = callback.field
+            if format.handsOverFields {
+                switch callbackVariables(callback, p, user: user) {
+                case .success(let fields): upload.callbackVariables = fields
+                case .failure(let e): return .failure(e)
+                }
+            }
+        }
         return .success(upload)
+    }
+
+    /// The `x:` fields of the callback body: `x:user` is the authenticated user, never the
+    /// client's; the others come from the client's `x:NAME` parameters, vetted like metadata.
+    func callbackVariables(_ spec: CallbackSpec, _ p: PolicyParameters, user: String?) -> Result<[SignedPostForm.Field], APIError> {
+        var fields: [SignedPostForm.Field] = []
+        for name in spec.variables {
+            if name == "user" {
+                guard let user else { return .failure(.identityRequired) }
+                fields.append(.init("x:user", user))
+                continue
+            }
+            guard let value = p.callbackVariables.first(where: { $0.name == name })?.value, !value.isEmpty else {
+                return .failure(.missingParameter("x:\(name)", "the upload callback carries it"))
+            }
+            guard value.utf8.count <= 256, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) else {
+                return .failure(.invalidRequest("x:\(name) must be at most 256 printable ASCII characters without '$'"))
+            }
+            fields.append(.init("x:\(name)", value))
+        }
+        return .success(fields)
     }
 
     /// The profile's further fields, in a fixed order, and the client's metadata it lists.
@@ -176,6 +206,7 @@ public struct PolicyIssuer: Sendable {
             w.key("expire")
             w.integer(form.expiration.secondsSince1970)
             w.field("dir", form.key)
+            if let callback = form.field("callback") { w.field("callback", callback) }
             if let token = form.securityToken { w.field("security_token", token) }
         case .v4:
             w.field("host", form.url)
@@ -188,6 +219,7 @@ public struct PolicyIssuer: Sendable {
             w.field("dir", form.key)
             w.key("expire")
             w.integer(form.expiration.secondsSince1970)
+            if let callback = form.field("callback") { w.field("callback", callback) }
         }
         w.endObject()
         return w.bytes

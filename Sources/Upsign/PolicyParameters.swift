@@ -16,10 +16,14 @@ public struct PolicyParameters: Sendable, Equatable {
     public var format: ResponseFormat?
     /// User metadata the client asks for (`x-oss-meta-NAME=value`), names lowercased without the prefix.
     public var meta: [(name: String, value: String)] = []
+    /// Values for the profile's callback variables (`x:NAME=value`), names without `x:`.
+    public var callbackVariables: [(name: String, value: String)] = []
 
     public static func == (a: PolicyParameters, b: PolicyParameters) -> Bool {
         a.profile == b.profile && a.filename == b.filename && a.contentType == b.contentType && a.size == b.size
             && a.format == b.format && a.meta.map(\.name) == b.meta.map(\.name) && a.meta.map(\.value) == b.meta.map(\.value)
+            && a.callbackVariables.map(\.name) == b.callbackVariables.map(\.name)
+            && a.callbackVariables.map(\.value) == b.callbackVariables.map(\.value)
     }
 
     /// Creates parameters.
@@ -93,6 +97,8 @@ public struct PolicyParameters: Sendable, Equatable {
                         throw .invalidRequest("parameter '\(name)' is given more than once")
                     }
                     p.meta.append((String(lower.dropFirst(11)), value))
+                } else if name.hasPrefix("x:") {
+                    p.callbackVariables.append((String(name.dropFirst(2)), value))
                 }
                 continue
             }

@@ -39,6 +39,8 @@ public struct Profile: Sendable {
     public var credentials: CredentialsSource
     /// The further form fields the profile pins.
     public var pins = Pins()
+    /// The upload callback OSS makes, if any (sent and pinned as the `callback` field).
+    public var callback: CallbackSpec?
 
     /// Form fields a profile pins besides key, size and content type; each is sent to the client
     /// and required by the policy.

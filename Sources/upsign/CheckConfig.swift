@@ -15,7 +15,7 @@ struct CheckConfig: ParsableCommand {
         var profileCount = 0
         do {
             let configuration = try Configuration.load(path: config)
-            problems = configuration.credentialFileProblems()
+            problems = configuration.credentialFileProblems() + configuration.callbackFileProblems()
             profileCount = configuration.profiles.count
         } catch {
             problems = error.problems

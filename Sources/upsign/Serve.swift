@@ -1,7 +1,9 @@
 import ArgumentParser
 import CGI
+import Crypto
 import FastCGI
 import Glibc
+import HTTPFetch
 import Logging
 import Upsign
 
@@ -45,6 +47,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         // Before any thread exists, so all inherit the mask and libfcgi's handlers never run.
         ShutdownSignals.block()
+        HTTPFetcher.initialise()
         let logger = common.bootstrapLogging()
 
         let configuration: Configuration
@@ -82,9 +85,22 @@ struct Serve: ParsableCommand {
 
         CredentialWatcher.start(credentials, logger: logger)
 
+        let pinnedKey: PublicKey?
+        switch configuration.pinnedCallbackKey() {
+        case .success(let k): pinnedKey = k
+        case .failure(let e):
+            for p in e.problems {
+                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
+            }
+            throw ExitCode(78)
+        }
+        let publicKeys = PublicKeyStore(pinned: pinnedKey) { url in
+            HTTPFetcher.get(url, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
+        }
         let application = Application(
             configuration: configuration, credentials: credentials,
-            clock: Runtime.clock, uuid: Runtime.uuid, logger: logger)
+            clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
+            publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) })
         let threadCount = threads ?? configuration.server.threads
         let server = try FastCGIServer(
             configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),

@@ -1,0 +1,201 @@
+import CGI
+import Crypto
+import JSONText
+import Logging
+import PostPolicy
+
+extension Application {
+    /// Verifies an OSS upload callback (`POST {base}/callback`) and, when it holds, records the
+    /// upload and answers the configured JSON, which OSS relays to the uploader.
+    ///
+    /// OSS signs `url-decoded path` + (`?` + raw query) + `\n` + body with RSA (PKCS#1 v1.5, MD5),
+    /// sends the signature base64 in `authorization` and the base64 URL of its public key in
+    /// `x-oss-pub-key-url`. The path is `REQUEST_URI`'s, as OSS sent it, not one nginx rewrote.
+    public func verifyCallback(_ request: CGIRequest) -> Result<[UInt8], APIError> {
+        let body: [UInt8]
+        switch request.body {
+        case .bytes(let b): body = b
+        case .tooLarge: return .failure(.bodyTooLarge(limit: configuration.server.maxBody))
+        case .invalidLength, .truncated: return .failure(.invalidRequest("the callback body does not match CONTENT_LENGTH"))
+        }
+        guard let authorization = request.param("HTTP_AUTHORIZATION") else { return .failure(.callbackUnsigned) }
+        guard let signature = Base64.decode(authorization), !signature.isEmpty else {
+            return .failure(.invalidRequest("authorization is not base64"))
+        }
+
+        var keyURL: String?
+        if !publicKeys.isPinned {
+            guard let encoded = request.param("HTTP_X_OSS_PUB_KEY_URL") else {
+                return .failure(.invalidRequest("x-oss-pub-key-url is missing"))
+            }
+            guard let decoded = Base64.decode(encoded), let url = String(validating: decoded, as: UTF8.self),
+                url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            else {
+                return .failure(.invalidRequest("x-oss-pub-key-url is not a base64 URL"))
+            }
+            guard configuration.callback.publicKeyURLPrefixes.contains(where: { url.hasPrefix($0) }) else {
+                logger.warning("callback refused: public key URL not allowed", metadata: ["callback.key_url": .string(String(url.prefix(256)))])
+                return .failure(.keyURLNotAllowed)
+            }
+            keyURL = url
+        }
+
+        guard let signed = Self.callbackStringToSign(request, body: body) else {
+            return .failure(.invalidRequest("the request path has bad percent-encoding"))
+        }
+        let key: PublicKey
+        switch publicKeys.key(for: keyURL) {
+        case .success(let k): key = k
+        case .failure(let e):
+            logger.error("callback refused: public key unavailable", metadata: ["error": .string(e.description)])
+            return .failure(.keyFetchFailed)
+        }
+        guard key.verify(signature: signature, message: signed, digest: .md5) else {
+            logger.warning("callback refused: signature does not verify")
+            return .failure(.callbackSignatureInvalid)
+        }
+
+        let values: [(String, String)]
+        switch Self.callbackValues(body, mediaType: request.mediaType) {
+        case .success(let v): values = v
+        case .failure(let e): return .failure(e)
+        }
+        if let records {
+            if case .failure(let e) = records.append(Self.record(values, at: clock())) {
+                logger.error("callback verified but not recorded", metadata: ["error": .string(e.description)])
+                return .failure(.recordFailed)
+            }
+        }
+        return .success(Self.render(configuration.callback.response, values))
+    }
+
+    /// The bytes OSS signs: the url-decoded path, `?` and the raw query when there is one, a
+    /// newline and the body.
+    static func callbackStringToSign(_ request: CGIRequest, body: [UInt8]) -> [UInt8]? {
+        let uri: String
+        if let requestURI = request.param("REQUEST_URI") {
+            uri = requestURI
+        } else {
+            let query = request.queryString
+            uri = request.path + (query.isEmpty ? "" : "?" + query)
+        }
+        let rawPath: Substring
+        var query: Substring?
+        if let q = uri.firstIndex(of: "?") {
+            rawPath = uri[..<q]
+            query = uri[uri.index(after: q)...]
+        } else {
+            rawPath = uri[...]
+        }
+        guard var out = percentDecoded(rawPath) else { return nil }
+        if let query {
+            out.append(UInt8(ascii: "?"))
+            out.append(contentsOf: query.utf8)
+        }
+        out.append(0x0A)
+        out.append(contentsOf: body)
+        return out
+    }
+
+    /// `%XX` decoding of a path (a `+` stays a `+`); nil for a broken escape.
+    static func percentDecoded(_ s: Substring) -> [UInt8]? {
+        var out: [UInt8] = []
+        let b = Array(s.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "%") {
+                guard i + 2 < b.count, let hi = FormURLEncoding.hexValue(b[i + 1]), let lo = FormURLEncoding.hexValue(b[i + 2]) else {
+                    return nil
+                }
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The callback body's name/value pairs: a flat JSON object or a form.
+    static func callbackValues(_ body: [UInt8], mediaType: String?) -> Result<[(String, String)], APIError> {
+        switch mediaType {
+        case "application/json"?:
+            do {
+                let object = try FlatJSONObject.parse(body)
+                return .success(object.members.compactMap { key, value in
+                    switch value {
+                    case .string(let s): (key, s)
+                    case .number(let n): (key, n)
+                    case .bool(let b): (key, b ? "true" : "false")
+                    case .null: nil
+                    }
+                })
+            } catch {
+                return .failure(.invalidRequest("the callback body is not a flat JSON object: \(error)"))
+            }
+        case "application/x-www-form-urlencoded"?, nil:
+            guard let text = String(validating: body, as: UTF8.self) else {
+                return .failure(.invalidRequest("the callback body is not UTF-8"))
+            }
+            do {
+                return .success(try FormURLEncoding.decode(text, source: "callback body"))
+            } catch {
+                return .failure(error)
+            }
+        default:
+            return .failure(.invalidRequest("the callback body must be JSON or a form"))
+        }
+    }
+
+    /// `{"bucket","key","size","mimeType","etag","user","time"}` from the callback's values.
+    static func record(_ values: [(String, String)], at time: Timestamp) -> [UInt8] {
+        func value(_ names: String...) -> String? {
+            for n in names { if let v = values.first(where: { $0.0 == n })?.1 { return v } }
+            return nil
+        }
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.field("bucket", value("bucket") ?? "")
+        w.field("key", value("object", "key") ?? "")
+        if let size = value("size"), let n = Int64(size) {
+            w.key("size")
+            w.integer(n)
+        } else {
+            w.field("size", value("size") ?? "")
+        }
+        w.field("mimeType", value("mimeType") ?? "")
+        w.field("etag", value("etag") ?? "")
+        w.field("user", value("user", "x:user") ?? "")
+        w.field("time", time.iso8601Milliseconds)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The response template with each `${name}` replaced by the callback's value, escaped for
+    /// use inside a JSON string; unknown names become empty.
+    static func render(_ template: String, _ values: [(String, String)]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(template.utf8.count + 128)
+        let t = Array(template.utf8)
+        var i = 0
+        while i < t.count {
+            if t[i] == UInt8(ascii: "$"), i + 1 < t.count, t[i + 1] == UInt8(ascii: "{"),
+                let end = t[(i + 2)...].firstIndex(of: UInt8(ascii: "}"))
+            {
+                let name = String(decoding: t[(i + 2)..<end], as: UTF8.self)
+                let lookup = name == "user" ? ["user", "x:user"] : [name]
+                if let v = lookup.lazy.compactMap({ n in values.first(where: { $0.0 == n })?.1 }).first {
+                    var quoted: [UInt8] = []
+                    JSONWriter.appendQuoted(v, to: &quoted)
+                    out.append(contentsOf: quoted.dropFirst().dropLast())
+                }
+                i = end + 1
+            } else {
+                out.append(t[i])
+                i += 1
+            }
+        }
+        return out
+    }
+}
