@@ -33,7 +33,7 @@ extension Application {
             else {
                 return .failure(.invalidRequest("x-oss-pub-key-url is not a base64 URL"))
             }
-            guard configuration.callback.publicKeyURLPrefixes.contains(where: { url.hasPrefix($0) }) else {
+            guard Self.isPlainURL(url), configuration.callback.publicKeyURLPrefixes.contains(where: { url.hasPrefix($0) }) else {
                 logger.warning("callback refused: public key URL not allowed", metadata: ["callback.key_url": .string(String(url.prefix(256)))])
                 return .failure(.keyURLNotAllowed)
             }
@@ -67,6 +67,20 @@ extension Application {
             }
         }
         return .success(Self.render(configuration.callback.response, values))
+    }
+
+    /// True for a URL a prefix check can be trusted on: `http(s)://`, then only unreserved
+    /// characters and `/` `:` (no percent-escapes, query, fragment or user info), and no `.` or
+    /// `..` segment that a client or server would resolve out of the allowed prefix.
+    static func isPlainURL(_ url: String) -> Bool {
+        let rest: Substring
+        if url.hasPrefix("https://") { rest = url.dropFirst(8) } else if url.hasPrefix("http://") { rest = url.dropFirst(7) } else { return false }
+        guard rest.utf8.allSatisfy({
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A)
+                || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~")
+                || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":")
+        }) else { return false }
+        return !rest.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains { $0 == "." || $0 == ".." }
     }
 
     /// The bytes OSS signs: the url-decoded path, `?` and the raw query when there is one, a

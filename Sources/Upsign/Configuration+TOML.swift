@@ -187,6 +187,9 @@ private struct TableReader {
             }
         }
         let sni = bool(t, "sni", path)
+        if let body, bodyType == "application/json", !body.drop(while: { $0 == " " }).hasPrefix("{") {
+            problem("\(path).body_type", "the body does not look like JSON; a body such as object=${object}&size=${size} needs body_type = \"application/x-www-form-urlencoded\"")
+        }
         if format == .java {
             problem(path, "format \"java\" answers the Java bean, which has no callback field; use native, uppy or aliyun-appserver")
         }

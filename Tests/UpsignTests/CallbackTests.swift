@@ -107,6 +107,17 @@ struct CallbackVerificationTests {
         #expect(!FileManager.default.fileExists(atPath: s.records))
     }
 
+    @Test(arguments: [
+        "http://127.0.0.1:9/keys/../evil/k.pem", "http://127.0.0.1:9/keys/./../k.pem", "http://127.0.0.1:9/keys/%2e%2e/k.pem",
+        "http://127.0.0.1:9/keys/k.pem?x=1", "http://127.0.0.1:9/keys/k.pem#f", "http://127.0.0.1:9/keys/..",
+    ])
+    func keyURLsThatCouldLeaveThePrefixAreRefused(_ url: String) throws {
+        let s = try setup(keyURL: Self.publicKey)
+        let r = s.app.respond(to: request(s, keyURL: url))
+        #expect(r.status == 403)
+        #expect(r.bodyText.contains("key_url_not_allowed"))
+    }
+
     @Test func anUnreachableKeyIs502() throws {
         let s = try setup(keyURL: { _ in .failure(.init(description: "connection refused")) })
         let r = s.app.respond(to: request(s))
@@ -201,6 +212,7 @@ struct CallbackIssuingTests {
                 [profiles.j.callback]
                 url = "ftp://x"
                 body = "a=${x:Bad}"
+                body_type = "application/x-www-form-urlencoded"
                 """)
             Issue.record("parsed")
         } catch {
