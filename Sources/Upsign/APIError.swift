@@ -59,6 +59,9 @@ public struct APIError: Error, Sendable, Equatable {
     public static let notFound = APIError(status: 404, code: "not_found", message: "no such route")
     /// 404 `unknown_profile`.
     public static let unknownProfile = APIError(status: 404, code: "unknown_profile", message: "no such upload profile")
+    /// 403 `profile_forbidden`: the profile is not this tenant's (or does not exist, when tenants
+    /// are configured): the answer tells the two apart for nobody.
+    public static let profileForbidden = APIError(status: 403, code: "profile_forbidden", message: "this profile is not available here")
     /// 405 `method_not_allowed`, with the `Allow` header.
     public static func methodNotAllowed(_ allowed: [String]) -> APIError {
         var e = APIError(status: 405, code: "method_not_allowed", message: "use \(allowed.joined(separator: " or "))")

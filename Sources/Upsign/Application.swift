@@ -112,14 +112,20 @@ public struct Application: Sendable {
             return .failure(error)
         }
         let profile: Profile
+        let tenantsOn = configuration.server.tenantParam != nil
         if let name = parameters.profile {
-            guard let p = configuration.profiles[name] else { return .failure(.unknownProfile) }
+            guard let p = configuration.profiles[name] else { return .failure(tenantsOn ? .profileForbidden : .unknownProfile) }
             profile = p
         } else {
             guard let p = configuration.defaultProfile else {
                 return .failure(.missingParameter("profile", "this endpoint has several profiles and no default_profile"))
             }
             profile = p
+        }
+        if !profile.apps.isEmpty {
+            guard let param = configuration.server.tenantParam, let tenant = request.param(param), profile.apps.contains(tenant) else {
+                return .failure(.profileForbidden)
+            }
         }
         var user: String?
         if let raw = request.param(configuration.server.identityParam) {

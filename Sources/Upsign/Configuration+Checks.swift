@@ -39,4 +39,20 @@ extension Configuration {
         }
         return problems
     }
+
+    /// Warnings (not errors): profiles of different tenants signing with the same credentials, so
+    /// one application's key could be used to upload into another's bucket.
+    public func tenantWarnings() -> [String] {
+        var warnings: [String] = []
+        let names = profiles.keys.sorted()
+        for (i, a) in names.enumerated() {
+            for b in names[(i + 1)...] {
+                guard let p = profiles[a], let q = profiles[b], p.credentials == q.credentials,
+                    !p.apps.isEmpty || !q.apps.isEmpty, Set(p.apps) != Set(q.apps)
+                else { continue }
+                warnings.append("profiles.\(a), profiles.\(b): share credentials across tenants (\(p.credentials)); give each tenant its own key (access_key_id_env/secret_env or a credentials file)")
+            }
+        }
+        return warnings
+    }
 }

@@ -99,7 +99,7 @@ private struct TableReader {
                         continue
                     }
                     guard let t = table[name]?.table else { problem(path, "must be a table"); continue }
-                    if let p = profile(name, t, path, maxExpiresIn: server.maxExpiresIn) { profiles[name] = p }
+                    if let p = profile(name, t, path, maxExpiresIn: server.maxExpiresIn, tenantParam: server.tenantParam) { profiles[name] = p }
                 }
             } else {
                 problem("profiles", "must be a table of profiles")
@@ -215,7 +215,7 @@ private struct TableReader {
 
     mutating func serverSettings(_ t: TOMLTable) -> ServerSettings {
         let path = "server"
-        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile", "max_expires_in"])
+        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile", "max_expires_in", "tenant_param"])
         var s = ServerSettings()
         if var base = string(t, "base_path", path) {
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
@@ -238,6 +238,13 @@ private struct TableReader {
         if let n = int(t, "max_body", path, 0...(16 << 20)) { s.maxBody = n }
         if let name = string(t, "default_profile", path) { s.defaultProfile = name }
         if let n = int(t, "max_expires_in", path, 1...604_800) { s.maxExpiresIn = n }
+        if let name = string(t, "tenant_param", path) {
+            if name.isEmpty || name.utf8.count > 64 || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") }) {
+                problem("\(path).tenant_param", "must be a FastCGI param name (letters, digits, '_')")
+            } else {
+                s.tenantParam = name
+            }
+        }
         return s
     }
 
@@ -246,13 +253,13 @@ private struct TableReader {
         "min_size", "max_size", "expires_in", "format", "require_user", "credentials",
         "success_action_status", "forbid_overwrite", "object_acl", "cache_control", "content_disposition",
         "server_side_encryption", "server_side_encryption_key_id", "meta", "meta_max_length", "formats",
-        "callback",
+        "callback", "apps", "access_key_id_env", "secret_env", "token_env",
     ]
 
     /// OSS's PostObject limit: an object posted by form is at most 5 GB.
     static let maxObjectSize: Int64 = 5 * 1024 * 1024 * 1024
 
-    mutating func profile(_ name: String, _ t: TOMLTable, _ path: String, maxExpiresIn: Int) -> Profile? {
+    mutating func profile(_ name: String, _ t: TOMLTable, _ path: String, maxExpiresIn: Int, tenantParam: String?) -> Profile? {
         let before = problems.count
         checkKeys(t, path, allowed: Self.profileKeys)
 
@@ -373,6 +380,34 @@ private struct TableReader {
                 problem("\(path).credentials", "must be \"env\" or an absolute file path")
             }
         }
+        let idEnv = string(t, "access_key_id_env", path)
+        let secretEnv = string(t, "secret_env", path)
+        let tokenEnv = string(t, "token_env", path)
+        for (key, name) in [("access_key_id_env", idEnv), ("secret_env", secretEnv), ("token_env", tokenEnv)] {
+            if let name, name.isEmpty || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") }) {
+                problem("\(path).\(key)", "must be an environment variable name")
+            }
+        }
+        if idEnv != nil || secretEnv != nil || tokenEnv != nil {
+            if case .file = credentials {
+                problem("\(path).credentials", "a credentials file and access_key_id_env/secret_env/token_env exclude each other")
+            } else if let idEnv, let secretEnv {
+                credentials = .environmentNamed(accessKeyId: idEnv, secret: secretEnv, token: tokenEnv)
+            } else {
+                problem("\(path).\(idEnv == nil ? "access_key_id_env" : "secret_env")", "access_key_id_env and secret_env go together")
+            }
+        }
+        var apps: [String] = []
+        for (i, app) in (strings(t, "apps", path) ?? []).enumerated() {
+            if app.isEmpty || app.utf8.count > 128 || !app.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+                problem("\(path).apps[\(i)]", "an app id is 1-128 printable ASCII characters")
+            } else if !apps.contains(app) {
+                apps.append(app)
+            }
+        }
+        if !apps.isEmpty && tenantParam == nil {
+            problem("\(path).apps", "needs server.tenant_param: the param the web server sets to the requesting app")
+        }
 
         var callback: CallbackSpec?
         if let value = t["callback"] {
@@ -420,6 +455,7 @@ private struct TableReader {
         profile.pins = pins
         profile.formats = formats
         profile.callback = callback
+        profile.apps = apps
         return profile
     }
 

@@ -30,6 +30,8 @@ public struct ServerSettings: Sendable {
     public var defaultProfile: String?
     /// The longest policy lifetime any profile may set, in seconds.
     public var maxExpiresIn = 3600
+    /// The param naming the tenant (application) a request is for; profiles with `apps` need it.
+    public var tenantParam: String?
 }
 
 /// The `[callback]` table.

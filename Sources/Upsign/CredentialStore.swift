@@ -195,6 +195,16 @@ public final class CredentialStore: Sendable {
         switch source {
         case .environment:
             return fromEnvironment(environment).map { CredentialsFile.Contents(credentials: $0, expiration: nil) }
+        case .environmentNamed(let id, let secret, let token):
+            func value(_ name: String) -> String? {
+                guard let v = environment[name], !v.isEmpty else { return nil }
+                return v
+            }
+            guard let i = value(id), let s = value(secret) else {
+                return .failure(LoadError(description: "no credentials in the environment: set \(id) and \(secret)"))
+            }
+            return validated(Credentials(accessKeyId: i, secret: Secret(s), securityToken: token.flatMap(value)), source: "environment (\(id))")
+                .map { CredentialsFile.Contents(credentials: $0, expiration: nil) }
         case .file(let path):
             return fromFile(path)
         }

@@ -41,6 +41,8 @@ public struct Profile: Sendable {
     public var pins = Pins()
     /// The upload callback OSS makes, if any (sent and pinned as the `callback` field).
     public var callback: CallbackSpec?
+    /// The tenants (values of `server.tenant_param`) that may use this profile; empty: everyone.
+    public var apps: [String] = []
 
     /// Form fields a profile pins besides key, size and content type; each is sent to the client
     /// and required by the policy.
@@ -92,6 +94,9 @@ public struct Profile: Sendable {
 public enum CredentialsSource: Sendable, Hashable, CustomStringConvertible {
     /// `OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET`/`OSS_SESSION_TOKEN`, else the `ALIBABA_CLOUD_*` ones.
     case environment
+    /// Variables the profile names (`access_key_id_env`, `secret_env`, `token_env`): several key
+    /// pairs of one store in one environment.
+    case environmentNamed(accessKeyId: String, secret: String, token: String?)
     /// A JSON file (`AccessKeyId`, `AccessKeySecret`, `SecurityToken`), mode 0600 or stricter.
     case file(path: String)
 
@@ -99,6 +104,7 @@ public enum CredentialsSource: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .environment: "env"
+        case .environmentNamed(let id, _, _): "env:\(id)"
         case .file(let path): path
         }
     }

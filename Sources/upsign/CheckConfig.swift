@@ -12,14 +12,17 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let problems: [ConfigurationError.Problem]
+        var warnings: [String] = []
         var profileCount = 0
         do {
             let configuration = try Configuration.load(path: config)
             problems = configuration.credentialFileProblems() + configuration.callbackFileProblems()
+            warnings = configuration.tenantWarnings()
             profileCount = configuration.profiles.count
         } catch {
             problems = error.problems
         }
+        if !warnings.isEmpty { FileHandleWriter.stdout(warnings.map { "warning: \($0)" }.joined(separator: "\n") + "\n") }
         guard problems.isEmpty else {
             FileHandleWriter.stdout(problems.map(\.description).joined(separator: "\n") + "\n")
             throw ExitCode(1)

@@ -52,7 +52,7 @@ struct Serve: ParsableCommand {
 
         let configuration: Configuration
         do {
-            configuration = try Configuration.load(path: common.config)
+            configuration = try Configuration.load(path: common.configPath)
         } catch {
             for p in error.problems {
                 logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
@@ -66,6 +66,9 @@ struct Serve: ParsableCommand {
                 socket = try ListeningSocket.open(address, mode: mode_t(UInt32(socketMode, radix: 8) ?? 0o660))
             } else if let inherited = ListeningSocket.inherited(environment: ProcessEnvironment.current()) {
                 socket = inherited
+            } else if CGIMode.applies(ProcessEnvironment.current()) {
+                try CGIMode.answer(configuration: configuration, logger: logger)
+                return
             } else {
                 throw FastCGIError.noListeningSocket
             }
@@ -85,22 +88,7 @@ struct Serve: ParsableCommand {
 
         CredentialWatcher.start(credentials, logger: logger)
 
-        let pinnedKey: PublicKey?
-        switch configuration.pinnedCallbackKey() {
-        case .success(let k): pinnedKey = k
-        case .failure(let e):
-            for p in e.problems {
-                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
-            }
-            throw ExitCode(78)
-        }
-        let publicKeys = PublicKeyStore(pinned: pinnedKey) { url in
-            HTTPFetcher.get(url, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
-        }
-        let application = Application(
-            configuration: configuration, credentials: credentials,
-            clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
-            publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) })
+        let application = try Self.application(configuration, credentials: credentials, logger: logger)
         let threadCount = threads ?? configuration.server.threads
         let server = try FastCGIServer(
             configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),
@@ -143,5 +131,26 @@ struct Serve: ParsableCommand {
         }
         socket.close()
         logger.notice("upsign stopped")
+    }
+
+    /// The application with its real clock, randomness, key fetcher and record file; a bad
+    /// pinned callback key is a configuration error (exit 78).
+    static func application(_ configuration: Configuration, credentials: CredentialStore, logger: Logger) throws -> Application {
+        let pinnedKey: PublicKey?
+        switch configuration.pinnedCallbackKey() {
+        case .success(let k): pinnedKey = k
+        case .failure(let e):
+            for p in e.problems {
+                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
+            }
+            throw ExitCode(78)
+        }
+        let publicKeys = PublicKeyStore(pinned: pinnedKey) { url in
+            HTTPFetcher.get(url, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
+        }
+        return Application(
+            configuration: configuration, credentials: credentials,
+            clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
+            publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) })
     }
 }

@@ -1,0 +1,50 @@
+import ArgumentParser
+import CGI
+import Glibc
+import Logging
+import PostPolicy
+import Upsign
+
+/// Plain CGI: one request from the environment and stdin, one response on stdout, then exit.
+/// For hosts that run CGI programs but not FastCGI ones.
+enum CGIMode {
+    /// True when the web server started us as a CGI program (RFC 3875 meta-variables present).
+    static func applies(_ environment: [String: String]) -> Bool {
+        environment["GATEWAY_INTERFACE"] != nil && environment["REQUEST_METHOD"] != nil
+    }
+
+    /// Answers the request and returns; the caller exits 0.
+    static func answer(configuration: Configuration, logger: Logger) throws {
+        let environment = ProcessEnvironment.current()
+        let credentials = CredentialStore(profiles: configuration.profiles.values, environment: environment, clock: Runtime.clock)
+        let application = try Serve.application(configuration, credentials: credentials, logger: logger)
+        let request = CGIRequest(params: CGIParams(environment), body: readBody(environment["CONTENT_LENGTH"], limit: configuration.server.maxBody))
+        let response = application.respond(to: request)
+        let bytes = response.serialized(includeBody: request.method != "HEAD")
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ExitCode(1) }
+            written += n
+        }
+    }
+
+    /// Reads `CONTENT_LENGTH` bytes of stdin, up to `limit`.
+    static func readBody(_ contentLength: String?, limit: Int) -> CGIRequest.Body {
+        guard let text = contentLength, !text.isEmpty else { return .bytes([]) }
+        guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let declared = Int(text) else {
+            return .invalidLength
+        }
+        if declared > limit { return .tooLarge(declared: declared) }
+        var body = [UInt8](repeating: 0, count: declared)
+        var filled = 0
+        while filled < declared {
+            let n = body.withUnsafeMutableBytes { read(0, $0.baseAddress! + filled, declared - filled) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return .truncated }
+            filled += n
+        }
+        return .bytes(body)
+    }
+}
