@@ -13,13 +13,15 @@
 #   python3-venv                        the integration test suite's virtualenv
 #   openssl                             throwaway TLS certificates for `nginx -t`
 #   systemd                             systemd-analyze verify, systemd-socket-activate
+#   apache2 libapache2-mod-fcgid        the Apache front end (mod_fcgid and plain CGI tests,
+#                                       deploy/apache/ examples)
 #
 # The Swift 6 toolchain is not a Debian package; it is checked, not installed, here.
 set -euo pipefail
 
 PACKAGES=(
   libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config
-  nginx spawn-fcgi wrk curl python3-venv openssl systemd
+  nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -18,7 +18,8 @@ enum CGIMode {
         let environment = ProcessEnvironment.current()
         let credentials = CredentialStore(profiles: configuration.profiles.values, environment: environment, clock: Runtime.clock)
         let application = try Serve.application(configuration, credentials: credentials, logger: logger)
-        let request = CGIRequest(params: CGIParams(environment), body: readBody(environment["CONTENT_LENGTH"], limit: configuration.server.maxBody))
+        let body = readBody(environment["CONTENT_LENGTH"], limit: configuration.server.maxBody)
+        let request = CGIRequest(params: CGIParams(environment), body: body)
         let response = application.respond(to: request)
         let bytes = response.serialized(includeBody: request.method != "HEAD")
         var written = 0
@@ -27,6 +28,21 @@ enum CGIMode {
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw ExitCode(1) }
             written += n
+        }
+        // A body we did not read must still be read: exiting with it unread resets the
+        // connection (Apache mod_cgid's stdin and stdout are one socket) and the answer is lost.
+        if case .tooLarge(let declared) = body { drain(min(declared, 1 << 30)) }
+    }
+
+    /// Reads and discards up to `count` bytes of stdin.
+    static func drain(_ count: Int) {
+        var left = count
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while left > 0 {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, min($0.count, left)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            left -= n
         }
     }
 
