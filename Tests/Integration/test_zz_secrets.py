@@ -37,6 +37,10 @@ def test_worker_stderr_is_json_lines():
     for p in helpers.LOG_FILES:
         if not p.exists() or not p.name.endswith(".stderr.log"):
             continue
+        # test_fastcgi_abuse's worker is crashed on purpose (libfcgi's assert and a backtrace);
+        # its log is still scanned for secrets above.
+        if p.name.startswith("abuse-"):
+            continue
         for line in p.read_text(errors="replace").splitlines():
             if not line.strip():
                 continue
