@@ -244,37 +244,94 @@ public final class FastCGIServer: Sendable {
             return
         }
 
+        // The start of each request is peeked into this buffer and checked before libfcgi reads it.
+        // Not zero-filled: only the pages a peek writes to are ever touched.
+        let peek = UnsafeMutableRawBufferPointer.allocate(byteCount: RecordCheck.maxParamsBytes + 16 * 1024, alignment: 16)
+        defer { peek.deallocate() }
         while !isStopping {
-            let rc: Int32
-            if request.pointee.ipcFd >= 0 {
-                // A kept connection: wait for its next request inside libfcgi. With no listening
-                // socket in the request, libfcgi cannot accept a new connection when this one
-                // ends; it returns instead.
-                slot.state.withLock { $0.idleOnConnection = true }
-                if isStopping { break }
-                request.pointee.listen_sock = -1
-                rc = FCGX_Accept_r(request)
-                request.pointee.listen_sock = listenFd
-                slot.state.withLock { $0.idleOnConnection = false }
-            } else {
+            if request.pointee.ipcFd < 0 {
                 guard waitForConnection(epoll: epoll) else { break }
-                rc = FCGX_Accept_r(request)
-            }
-            if rc < 0 {
-                // Lost the race for a connection (EAGAIN), or the kept connection ended (EBADF
-                // from the absent listening socket), or shutdown interrupted an idle wait (EINTR):
-                // back to waiting. Anything else is reported, with a pause so that a persistent
-                // error (EMFILE) cannot spin a core.
-                if rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EBADF && rc != -EINTR {
-                    report("worker \(index): FCGX_Accept_r failed: \(rc)")
-                    usleep(10_000)
+                // Accepted here rather than inside libfcgi, so the request can be checked first.
+                let fd = accept(listenFd, nil, nil)
+                if fd < 0 {
+                    if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED {
+                        report("worker \(index): accept failed: \(String(cString: strerror(errno)))")
+                        usleep(10_000)
+                    }
+                    continue
                 }
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                var one: Int32 = 1
+                _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                request.pointee.ipcFd = fd
+            }
+            // Wait for the connection's next request (marked idle, so shutdown can interrupt the
+            // wait), then let libfcgi read it only if its records are sound.
+            slot.state.withLock { $0.idleOnConnection = true }
+            let verdict = isStopping ? .closed : awaitRequest(on: request.pointee.ipcFd, into: peek)
+            slot.state.withLock { $0.idleOnConnection = false }
+            switch verdict {
+            case .ready:
+                break
+            case .closed:
+                FCGX_Free(request, 1)
+                continue
+            case .refused(let reason):
+                report("worker \(index): dropped a connection: \(reason)")
+                FCGX_Free(request, 1)
                 continue
             }
+            // With no listening socket in the request, libfcgi cannot accept a new connection
+            // should this one fail; it returns instead.
+            request.pointee.listen_sock = -1
+            // FCGX_Accept_r first finishes the previous request and closes the connection unless
+            // it was kept: this one (fresh or kept) must stay open for the request on it.
+            request.pointee.keepConnection = 1
+            let rc = FCGX_Accept_r(request)
+            request.pointee.listen_sock = listenFd
+            if rc < 0 { continue }  // the connection failed; libfcgi has closed it
             serve(request)
         }
         // Close a kept-alive connection; the web server opens a new one for its next request.
         if request.pointee.ipcFd >= 0 { FCGX_Free(request, 1) }
+    }
+
+    /// What waiting on a connection came to.
+    private enum Arrival {
+        /// A complete, well-formed request start is queued.
+        case ready
+        /// The peer closed, the wait was interrupted (shutdown, or a thread wanted elsewhere), or
+        /// a started request stalled.
+        case closed
+        /// The records break the protocol or the limits.
+        case refused(String)
+    }
+
+    /// How long a request may take to arrive once its first byte has (a stalled peer).
+    private static let arrivalTimeoutMilliseconds = 30_000
+
+    /// Peeks at what is queued on `fd` until a whole request start is there, without consuming it.
+    private func awaitRequest(on fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Arrival {
+        var waited = 0
+        var seen = 0
+        while true {
+            let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK))
+            if n < 0 && errno == EINTR { return .closed }
+            if n <= 0 { return .closed }
+            let verdict = RecordCheck.inspect(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            switch verdict {
+            case .complete: return .ready
+            case .invalid(let reason): return .refused(reason)
+            case .incomplete:
+                if n == buffer.count { return .refused("a request start larger than \(buffer.count) bytes") }
+                // Part of a request is queued: wait for more (a peek returns at once while any
+                // byte is queued, so pause between looks: briefly at first, as the web server's
+                // next write is usually microseconds away), up to the arrival timeout.
+                if n == seen { waited += 1 } else { seen = n; waited = 0 }
+                if waited >= Self.arrivalTimeoutMilliseconds + 100 || isStopping { return .closed }
+                usleep(waited < 100 ? 20 : 1_000)
+            }
+        }
     }
 
     /// Blocks until the listening socket is readable (true) or shutdown begins (false).
