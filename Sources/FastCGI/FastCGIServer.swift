@@ -278,7 +278,10 @@ public final class FastCGIServer: Sendable {
                 continue
             case .refused(let reason):
                 report("worker \(index): dropped a connection: \(reason)")
-                FCGX_Free(request, 1)
+                // Closed at once: libfcgi's graceful close would keep reading whatever the peer
+                // goes on sending. libfcgi holds nothing else for it (no request was read).
+                _ = Glibc.close(request.pointee.ipcFd)
+                request.pointee.ipcFd = -1
                 continue
             }
             // With no listening socket in the request, libfcgi cannot accept a new connection
