@@ -35,18 +35,23 @@ public struct OSSPostSignerV4: Sendable {
     }
 
     /// `AKID/YYYYMMDD/REGION/oss/aliyun_v4_request` for the day of `instant`.
-    public func credential(at instant: Timestamp) -> String {
-        "\(credentials.accessKeyId)/\(instant.compactDate)/\(region)/oss/aliyun_v4_request"
-    }
+    public func credential(at instant: Timestamp) -> String { credential(day: instant.compactDate) }
+
+    func credential(day: String) -> String { "\(credentials.accessKeyId)/\(day)/\(region)/oss/aliyun_v4_request" }
 
     /// Step 1 (the policy): bucket and the V4 fields pinned first, then the key, the size range and
     /// the optional status, content type and STS token.
     public func policy(for upload: PostUpload) -> PolicyDocument {
+        policy(for: upload, credential: credential(at: upload.issuedAt), date: upload.issuedAt.compactDateTime)
+    }
+
+    /// The policy with the credential and date already rendered (each is rendered once per form).
+    func policy(for upload: PostUpload, credential: String, date: String) -> PolicyDocument {
         var conditions: [PolicyCondition] = [
             .exact(field: "bucket", value: upload.bucket),
             .exact(field: "x-oss-signature-version", value: Self.algorithm),
-            .exact(field: "x-oss-credential", value: credential(at: upload.issuedAt)),
-            .exact(field: "x-oss-date", value: upload.issuedAt.compactDateTime),
+            .exact(field: "x-oss-credential", value: credential),
+            .exact(field: "x-oss-date", value: date),
             upload.keyCondition,
             .contentLengthRange(min: upload.contentLength.lowerBound, max: upload.contentLength.upperBound),
         ]
@@ -63,14 +68,17 @@ public struct OSSPostSignerV4: Sendable {
 
     /// The complete form, fields in the order the client sends them.
     public func sign(_ upload: PostUpload) -> SignedPostForm {
-        let policy = policy(for: upload).base64
-        let signature = signature(policyBase64: policy, date: upload.issuedAt.compactDate)
+        let day = upload.issuedAt.compactDate
+        let credential = credential(day: day)
+        let date = upload.issuedAt.compactDateTime
+        let policy = policy(for: upload, credential: credential, date: date).base64
+        let signature = signature(policyBase64: policy, date: day)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
             authentication: [
                 .init("x-oss-signature-version", Self.algorithm),
-                .init("x-oss-credential", credential(at: upload.issuedAt)),
-                .init("x-oss-date", upload.issuedAt.compactDateTime),
+                .init("x-oss-credential", credential),
+                .init("x-oss-date", date),
                 .init("x-oss-signature", signature),
             ])
     }

@@ -42,7 +42,7 @@ public struct CallbackSpec: Sendable, Equatable {
     static func customVariables(in body: String) -> [String] {
         var names: [String] = []
         var rest = Substring(body)
-        while let start = rest.range(of: "${x:") {
+        while let start = rest.firstRange(of: "${x:") {
             let after = rest[start.upperBound...]
             guard let end = after.firstIndex(of: "}") else { break }
             let name = String(after[..<end])
@@ -50,18 +50,5 @@ public struct CallbackSpec: Sendable, Equatable {
             rest = after[after.index(after: end)...]
         }
         return names
-    }
-}
-
-extension Substring {
-    /// The first occurrence of `needle`.
-    func range(of needle: String) -> Range<Substring.Index>? {
-        guard !needle.isEmpty else { return nil }
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
-            i = index(after: i)
-        }
-        return nil
     }
 }

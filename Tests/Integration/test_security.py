@@ -1274,9 +1274,11 @@ def test_contract_gap_unpinned_fields(sec_stack, gid, profile_name, extra, tampe
     assert why, f"{gid}: OSS (as modelled) accepts {form}"
 
 
-def test_zz_summary(sec_stack):
-    """Not a check: what nginx refused itself and which hostile values were answered 200 (after
-    passing every check), for the report."""
+@pytest.fixture(scope="module", autouse=True)
+def _security_report():
+    """Not a test: after the module, what nginx refused itself and which hostile values were
+    answered 200 (after passing every check), for the report (shown with -s)."""
+    yield
     from collections import Counter
     print(f"\n[security] {CASES['n']} judged requests/forms/CLI runs")
     print(f"[security] nginx refused {len(NGINX_REFUSALS)} itself:")
