@@ -15,6 +15,16 @@ public enum Base64 {
         }
     }
 
+    /// Returns the URL-safe base64 text of `bytes` (RFC 4648 §5: `-` and `_` for `+` and `/`,
+    /// with padding), as Qiniu's upload tokens use it.
+    public static func encodeURLSafe(_ bytes: some ContiguousBytes) -> String {
+        var text = Array(encode(bytes).utf8)
+        for i in text.indices {
+            if text[i] == UInt8(ascii: "+") { text[i] = UInt8(ascii: "-") } else if text[i] == UInt8(ascii: "/") { text[i] = UInt8(ascii: "_") }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     /// Returns the bytes that `text` encodes, or nil when it is not canonical padded base64.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let utf8 = Array(text.utf8)

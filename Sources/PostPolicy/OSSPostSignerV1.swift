@@ -2,7 +2,7 @@ import Crypto
 
 /// Signs Aliyun OSS PostObject forms with the V1 scheme (OSS API reference, "PostObject",
 /// section "Post Policy" and "Post Signature"): `Signature = base64(HMAC-SHA1(secret, base64(policy)))`.
-public struct OSSPostSignerV1: Sendable {
+public struct OSSPostSignerV1: PostSigner {
     /// The credentials that sign.
     public let credentials: Credentials
 
@@ -12,18 +12,14 @@ public struct OSSPostSignerV1: Sendable {
     /// Step 1 (Post Policy): the conditions pinning everything the client must not change:
     /// bucket, exact key, size range, then the optional status, content type and STS token.
     public func policy(for upload: PostUpload) -> PolicyDocument {
-        var conditions: [PolicyCondition] = [
-            .exact(field: "bucket", value: upload.bucket),
-            upload.keyCondition,
-            .contentLengthRange(min: upload.contentLength.lowerBound, max: upload.contentLength.upperBound),
-        ]
-        conditions += upload.trailingConditions(securityToken: credentials.securityToken)
-        return PolicyDocument(expiration: upload.expiration, conditions: conditions)
+        PolicyDocument(
+            expiration: upload.expiration,
+            conditions: upload.conditions(leading: [], token: credentials.token(named: FormVocabulary.aliyunOSS.securityToken)))
     }
 
     /// Step 2 (Post Signature): base64(HMAC-SHA1(AccessKeySecret, base64 policy)).
     public func signature(policyBase64: String) -> String {
-        credentials.secret.withBytes { Base64.encode(HMAC.sha1(key: $0, message: policyBase64)) }
+        credentials.secret.base64HMACSHA1(policyBase64)
     }
 
     /// The complete form: policy, signature and the fields in the order the client sends them.
@@ -35,6 +31,14 @@ public struct OSSPostSignerV1: Sendable {
             authentication: [
                 .init("OSSAccessKeyId", credentials.accessKeyId),
                 .init("Signature", signature),
-            ])
+            ],
+            tokenField: FormVocabulary.aliyunOSS.securityToken)
+    }
+}
+
+extension Secret {
+    /// base64(HMAC-SHA1(secret, message)): the signature of OSS V1, OBS and S3's SigV2 POST forms.
+    func base64HMACSHA1(_ message: String) -> String {
+        withBytes { Base64.encode(HMAC.sha1(key: $0, message: message)) }
     }
 }

@@ -4,22 +4,33 @@ import JSONText
 /// A POST policy: an expiration and the conditions every form field and the file must meet.
 /// Stores sign the base64 of its JSON text, so the text is produced once, byte-exact.
 public struct PolicyDocument: Sendable, Equatable {
+    /// How the expiration instant is written.
+    public enum ExpirationStyle: Sendable, Equatable {
+        /// `2026-11-29T12:00:00.000Z` (OSS, S3, COS, OBS).
+        case milliseconds
+        /// `2026-11-29T12:00:00Z` (Google Cloud Storage).
+        case seconds
+    }
+
     /// When the policy stops being accepted.
     public var expiration: Timestamp
     /// The conditions, in the order they are written.
     public var conditions: [PolicyCondition]
+    /// How `expiration` is written.
+    public var expirationStyle: ExpirationStyle
 
     /// Creates a policy document.
-    public init(expiration: Timestamp, conditions: [PolicyCondition]) {
+    public init(expiration: Timestamp, conditions: [PolicyCondition], expirationStyle: ExpirationStyle = .milliseconds) {
         self.expiration = expiration
         self.conditions = conditions
+        self.expirationStyle = expirationStyle
     }
 
     /// `{"expiration":"…","conditions":[…]}` as compact UTF-8 JSON.
     public var json: [UInt8] {
         var w = JSONWriter(capacity: 384)
         w.beginObject()
-        w.field("expiration", expiration.iso8601Milliseconds)
+        w.field("expiration", expirationStyle == .seconds ? expiration.iso8601Seconds : expiration.iso8601Milliseconds)
         w.key("conditions")
         w.beginArray()
         for c in conditions { c.write(to: &w) }
@@ -28,6 +39,6 @@ public struct PolicyDocument: Sendable, Equatable {
         return w.bytes
     }
 
-    /// The base64 of `json`: the `policy` form field, and what V1/V4 signatures are computed over.
+    /// The base64 of `json`: the `policy` form field, and what most stores sign.
     public var base64: String { Base64.encode(json) }
 }

@@ -29,6 +29,9 @@ public struct PostUpload: Sendable, Equatable {
     public var callback: String?
     /// The callback's custom variables (`x:name` fields), pinned with `eq`, after the callback.
     public var callbackVariables: [SignedPostForm.Field] = []
+    /// Refuse to overwrite an existing object, for stores that say so outside the form fields
+    /// (Qiniu's `insertOnly`); the others carry it as a pinned field.
+    public var forbidOverwrite = false
     /// The instant the policy is issued at: the single clock reading every date derives from.
     public var issuedAt: Timestamp
     /// When the policy expires.
@@ -59,29 +62,33 @@ extension PostUpload {
         }
     }
 
-    /// What every OSS scheme pins after the key and size, in this order: the status, the content
-    /// type, the further pinned fields and the STS token (in the form *and* the policy, or OSS
-    /// refuses the temporary key).
-    func trailingConditions(securityToken: String?) -> [PolicyCondition] {
-        var conditions: [PolicyCondition] = []
+    /// The conditions every policy-document store shares, in this order: the bucket, the scheme's
+    /// own authentication conditions (`leading`), the key, the size range, then the status, the
+    /// content type, the further pinned fields, the callback and its variables, and the session
+    /// token (in the form *and* the policy, or stores refuse the temporary key).
+    func conditions(leading: [PolicyCondition], token: SignedPostForm.Field?) -> [PolicyCondition] {
+        var conditions: [PolicyCondition] = [.exact(field: "bucket", value: bucket)]
+        conditions += leading
+        conditions.append(keyCondition)
+        conditions.append(.contentLengthRange(min: contentLength.lowerBound, max: contentLength.upperBound))
         if let successActionStatus { conditions.append(.exact(field: "success_action_status", value: String(successActionStatus))) }
         if let contentType { conditions.append(.equals(field: "Content-Type", value: contentType)) }
         for f in pinnedFields { conditions.append(.equals(field: f.name, value: f.value)) }
         if let callback { conditions.append(.exact(field: "callback", value: callback)) }
         for f in callbackVariables { conditions.append(.equals(field: f.name, value: f.value)) }
-        if let securityToken { conditions.append(.exact(field: "x-oss-security-token", value: securityToken)) }
+        if let token { conditions.append(.exact(field: token.name, value: token.value)) }
         return conditions
     }
 
-    /// The form fields matching `trailingConditions`.
-    func trailingFields(securityToken: String?) -> [SignedPostForm.Field] {
+    /// The form fields matching the trailing part of `conditions`, in the same order.
+    func trailingFields(token: SignedPostForm.Field?) -> [SignedPostForm.Field] {
         var fields: [SignedPostForm.Field] = []
         if let successActionStatus { fields.append(.init("success_action_status", String(successActionStatus))) }
         if let contentType { fields.append(.init("Content-Type", contentType)) }
         fields += pinnedFields
         if let callback { fields.append(.init("callback", callback)) }
         fields += callbackVariables
-        if let securityToken { fields.append(.init("x-oss-security-token", securityToken)) }
+        if let token { fields.append(token) }
         return fields
     }
 }

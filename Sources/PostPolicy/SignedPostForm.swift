@@ -46,12 +46,21 @@ public struct SignedPostForm: Sendable, Equatable {
     public func field(_ name: String) -> String? { fields.first(where: { $0.name == name })?.value }
 
     /// The form a signer makes for `upload`: `key` and `policy`, then the scheme's own
-    /// authentication fields, then the fields every OSS scheme shares.
-    init(upload: PostUpload, policy: String, signature: String, credentials: Credentials, authentication: [Field]) {
+    /// authentication fields, then the fields every policy-document store shares, ending with the
+    /// session token under the store's name for it (`tokenField`).
+    init(upload: PostUpload, policy: String, signature: String, credentials: Credentials, authentication: [Field], tokenField: String?) {
         self.init(
             url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,
             signature: signature, accessKeyId: credentials.accessKeyId, securityToken: credentials.securityToken,
             fields: [.init("key", upload.key), .init("policy", policy)] + authentication
-                + upload.trailingFields(securityToken: credentials.securityToken))
+                + upload.trailingFields(token: credentials.token(named: tokenField)))
+    }
+}
+
+extension Credentials {
+    /// The session token as the form field `name`, when both exist.
+    func token(named name: String?) -> SignedPostForm.Field? {
+        guard let name, let securityToken else { return nil }
+        return .init(name, securityToken)
     }
 }

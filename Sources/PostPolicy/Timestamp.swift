@@ -18,6 +18,13 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// `2026-11-29T12:00:00.000Z`: ISO 8601 in UTC with milliseconds, as OSS and S3 policies want.
     public var iso8601Milliseconds: String { iso8601(millisecond: 0) }
 
+    /// `2026-11-29T12:00:00Z`: ISO 8601 in UTC to the second, as Google Cloud Storage policies want.
+    public var iso8601Seconds: String {
+        var s = iso8601Milliseconds.utf8.dropLast(5).map { $0 }
+        s.append(UInt8(ascii: "Z"))
+        return String(decoding: s, as: UTF8.self)
+    }
+
     /// ISO 8601 in UTC with the given millisecond (0...999) appended to this whole second.
     public func iso8601(millisecond: Int) -> String {
         let t = utc

@@ -22,7 +22,7 @@ public struct Application: Sendable {
     /// Where verified uploads are recorded, if configured.
     public let records: RecordLog?
     /// Derived V4 signing keys, shared by every request.
-    private let signingKeys = OSSSigningKeyCache()
+    private let signingKeys = SigningKeyCache()
     private let policyPath: String
     private let healthPath: String
     private let callbackPath: String

@@ -273,27 +273,29 @@ private struct TableReader {
         }
         var signature: SignatureVersion?
         if let s = string(t, "signature", path) {
-            if let v = SignatureVersion(rawValue: s) {
+            if let v = SignatureVersion(rawValue: s), provider.signatures.contains(v) {
                 signature = v
             } else {
-                problem("\(path).signature", "unsupported signature '\(s)'; supported: " + SignatureVersion.allCases.map(\.rawValue).joined(separator: ", "))
+                problem("\(path).signature", "unsupported signature '\(s)' for \(provider.rawValue); supported: " + provider.signatures.map(\.rawValue).joined(separator: ", "))
             }
         }
 
         let bucket = string(t, "bucket", path)
-        if let b = bucket, !Self.isBucketName(b) {
-            problem("\(path).bucket", "not a valid bucket name (3-63 lowercase letters, digits and '-', starting and ending with a letter or digit)")
+        if let b = bucket, !Self.isBucketName(b, provider: provider) {
+            problem("\(path).bucket", "not a valid bucket name (3-63 lowercase letters, digits and '-'\(provider == .s3 || provider == .gcs ? " or '.'" : ""), starting and ending with a letter or digit)")
         } else if bucket == nil, t["bucket"] == nil {
             problem("\(path).bucket", "missing")
         }
 
         var region = string(t, "region", path)
         if let r = region {
-            let plain = r.hasPrefix("oss-") ? String(r.dropFirst(4)) : r
+            let plain = provider == .aliyunOSS && r.hasPrefix("oss-") ? String(r.dropFirst(4)) : r
             if plain.isEmpty || !plain.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }) {
-                problem("\(path).region", "not a region id such as cn-hangzhou")
+                problem("\(path).region", "not a region id such as \(Self.exampleRegion(provider))")
             }
             region = plain
+        } else if t["region"] == nil {
+            region = provider.defaultRegion
         }
 
         var endpoint = string(t, "endpoint", path)
@@ -305,7 +307,7 @@ private struct TableReader {
             }
         } else if t["endpoint"] == nil {
             if let b = bucket, let r = region {
-                endpoint = "https://\(b).oss-\(r).aliyuncs.com"
+                endpoint = provider.defaultEndpoint(bucket: b, region: r)
             } else {
                 problem("\(path).endpoint", "missing (or set bucket and region to derive it)")
             }
@@ -357,12 +359,15 @@ private struct TableReader {
                 problem("\(path).format", "must be one of " + ResponseFormat.allCases.map(\.rawValue).joined(separator: ", "))
             }
         }
+        if format.isAliyunOnly && provider != .aliyunOSS {
+            problem("\(path).format", "format \"\(format.rawValue)\" answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy")
+        }
         // V4 is the default; the Java bean has no place for V4 fields, so java profiles sign V1.
         if format == .java, signature == .v4 {
             problem("\(path).signature", "format \"java\" answers the Java bean, which carries only V1 fields; use \"v1\" or format \"native\"")
         }
-        let signatureVersion = signature ?? (format == .java ? .v1 : .v4)
-        if signatureVersion == .v4, region == nil, t["region"] == nil {
+        let signatureVersion = signature ?? (format == .java ? .v1 : provider.signatures[0])
+        if provider == .aliyunOSS, signatureVersion == .v4, region == nil, t["region"] == nil {
             problem("\(path).region", "missing: V4 signatures are scoped to a region (such as cn-hangzhou)")
         }
         let requireUser = bool(t, "require_user", path) ?? (key?.uses(.user) ?? false)
@@ -370,10 +375,14 @@ private struct TableReader {
             problem("\(path).require_user", "the key template uses {user}, so a user is required")
         }
 
-        var credentials = CredentialsSource.environment
+        let conventional = provider.environmentVariables
+        let storeEnvironment: CredentialsSource = provider == .aliyunOSS
+            ? .environment
+            : .environmentNamed(accessKeyId: conventional.accessKeyId, secret: conventional.secret, token: conventional.token)
+        var credentials = storeEnvironment
         if let s = string(t, "credentials", path) {
             if s == "env" {
-                credentials = .environment
+                credentials = storeEnvironment
             } else if s.hasPrefix("/") {
                 credentials = .file(path: s)
             } else {
@@ -383,6 +392,9 @@ private struct TableReader {
         let idEnv = string(t, "access_key_id_env", path)
         let secretEnv = string(t, "secret_env", path)
         let tokenEnv = string(t, "token_env", path)
+        if tokenEnv != nil && provider.vocabulary.securityToken == nil {
+            problem("\(path).token_env", "\(provider.rawValue) keys have no session token")
+        }
         for (key, name) in [("access_key_id_env", idEnv), ("secret_env", secretEnv), ("token_env", tokenEnv)] {
             if let name, name.isEmpty || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") }) {
                 problem("\(path).\(key)", "must be an environment variable name")
@@ -411,13 +423,15 @@ private struct TableReader {
 
         var callback: CallbackSpec?
         if let value = t["callback"] {
-            if let table = value.table {
+            if provider != .aliyunOSS {
+                problem("\(path).callback", "upload callbacks are an Aliyun OSS feature; \(provider.rawValue) profiles have none")
+            } else if let table = value.table {
                 callback = callbackSpec(table, "\(path).callback", format: format)
             } else {
                 problem("\(path).callback", "must be a table")
             }
         }
-        let pins = pins(t, path)
+        let pins = pins(t, path, provider: provider)
         // By default a request may ask for the profile's shape or one that hands over (and so
         // pins) every field; never for one that pins less.
         var formats: [ResponseFormat] = [format] + ResponseFormat.allCases.filter { $0.handsOverFields && $0 != format }
@@ -433,6 +447,10 @@ private struct TableReader {
         }
         for f in formats {
             let field = f == format ? "\(path).format" : "\(path).formats"
+            if f.isAliyunOnly && provider != .aliyunOSS {
+                if f != format { problem(field, "format \"\(f.rawValue)\" answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy") }
+                continue
+            }
             if !f.handsOverFields && pins.needFieldsHandedOver {
                 problem(field, "format \"\(f.rawValue)\" answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy")
             }
@@ -459,17 +477,41 @@ private struct TableReader {
         return profile
     }
 
-    static let objectACLs: Set<String> = ["default", "private", "public-read", "public-read-write"]
-    static let encryptions: Set<String> = ["AES256", "KMS", "SM4"]
+    /// An example region id for `provider`, for error messages.
+    static func exampleRegion(_ provider: Provider) -> String {
+        switch provider {
+        case .aliyunOSS: "cn-hangzhou"
+        case .s3: "us-east-1"
+        case .tencentCOS: "ap-guangzhou"
+        case .huaweiOBS: "cn-north-4"
+        case .qiniu: "z0"
+        case .gcs: "auto"
+        }
+    }
 
-    /// The keys that add pinned form fields.
-    mutating func pins(_ t: TOMLTable, _ path: String) -> Profile.Pins {
+    /// Refuses `key` when `provider` has no form field for it.
+    mutating func unsupported(_ t: TOMLTable, _ path: String, _ key: String, _ provider: Provider, when missing: Bool) {
+        if missing && t[key] != nil {
+            problem("\(path).\(key)", "\(provider.rawValue) forms have no field for it")
+        }
+    }
+
+    /// The keys that add pinned form fields, checked against what `provider`'s forms can carry.
+    mutating func pins(_ t: TOMLTable, _ path: String, provider: Provider) -> Profile.Pins {
+        let names = provider.vocabulary
+        unsupported(t, path, "success_action_status", provider, when: !names.hasStandardFields)
+        unsupported(t, path, "cache_control", provider, when: !names.hasStandardFields)
+        unsupported(t, path, "content_disposition", provider, when: !names.hasStandardFields)
+        unsupported(t, path, "forbid_overwrite", provider, when: names.forbidOverwrite == nil && provider != .qiniu)
+        unsupported(t, path, "object_acl", provider, when: names.acl == nil)
+        unsupported(t, path, "server_side_encryption", provider, when: names.serverSideEncryption == nil)
+        unsupported(t, path, "meta", provider, when: names.metaPrefix == nil)
         var p = Profile.Pins()
         if let n = int(t, "success_action_status", path, 200...201) { p.successActionStatus = n }
         if let b = bool(t, "forbid_overwrite", path) { p.forbidOverwrite = b }
-        if let acl = string(t, "object_acl", path) {
-            if Self.objectACLs.contains(acl) { p.objectACL = acl } else {
-                problem("\(path).object_acl", "must be one of " + Self.objectACLs.sorted().joined(separator: ", "))
+        if let acl = string(t, "object_acl", path), names.acl != nil {
+            if provider.objectACLs.contains(acl) { p.objectACL = acl } else {
+                problem("\(path).object_acl", "must be one of " + provider.objectACLs.joined(separator: ", "))
             }
         }
         if let cc = string(t, "cache_control", path) {
@@ -484,14 +526,14 @@ private struct TableReader {
                 problem("\(path).content_disposition", "must be attachment or inline")
             }
         }
-        if let e = string(t, "server_side_encryption", path) {
-            if Self.encryptions.contains(e) { p.serverSideEncryption = e } else {
-                problem("\(path).server_side_encryption", "must be one of " + Self.encryptions.sorted().joined(separator: ", "))
+        if let e = string(t, "server_side_encryption", path), names.serverSideEncryption != nil {
+            if provider.encryptions.values.contains(e) { p.serverSideEncryption = e } else {
+                problem("\(path).server_side_encryption", "must be one of " + provider.encryptions.values.joined(separator: ", "))
             }
         }
         if let k = string(t, "server_side_encryption_key_id", path) {
-            if p.serverSideEncryption != "KMS" {
-                problem("\(path).server_side_encryption_key_id", "only with server_side_encryption = \"KMS\"")
+            if p.serverSideEncryption == nil || p.serverSideEncryption != provider.encryptions.kms {
+                problem("\(path).server_side_encryption_key_id", "only with server_side_encryption = \"\(provider.encryptions.kms ?? "KMS")\"")
             } else if k.isEmpty || k.utf8.count > 256 || !k.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) {
                 problem("\(path).server_side_encryption_key_id", "must be a KMS key id")
             } else {
@@ -503,7 +545,7 @@ private struct TableReader {
             if lower.isEmpty || lower.utf8.count > 64
                 || !lower.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
             {
-                problem("\(path).meta[\(i)]", "a metadata name is 1-64 letters, digits, '-' or '_' (without the x-oss-meta- prefix)")
+                problem("\(path).meta[\(i)]", "a metadata name is 1-64 letters, digits, '-' or '_' (without the \(names.metaPrefix ?? "x-oss-meta-") prefix)")
             } else if !p.meta.contains(lower) {
                 p.meta.append(lower)
             }
@@ -512,12 +554,13 @@ private struct TableReader {
         return p
     }
 
-    /// OSS bucket naming rules: 3-63 characters of lowercase letters, digits and hyphens, starting
-    /// and ending with a letter or digit.
-    static func isBucketName(_ s: String) -> Bool {
+    /// Bucket naming rules: 3-63 characters of lowercase letters, digits and hyphens (S3 and GCS
+    /// also allow dots), starting and ending with a letter or digit.
+    static func isBucketName(_ s: String, provider: Provider = .aliyunOSS) -> Bool {
         let b = Array(s.utf8)
         guard (3...63).contains(b.count) else { return false }
-        let ok = b.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+        let dots = provider == .s3 || provider == .gcs
+        let ok = b.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || (dots && $0 == UInt8(ascii: ".")) }
         return ok && b.first != UInt8(ascii: "-") && b.last != UInt8(ascii: "-")
     }
 }

@@ -48,6 +48,9 @@ public struct PolicyIssuer: Sendable {
         guard profile.formats.isEmpty || profile.formats.contains(format) else {
             return .failure(.invalidRequest("format \(format.rawValue) is not offered by this profile; offered: " + profile.formats.map(\.rawValue).joined(separator: ", ")))
         }
+        if format.isAliyunOnly && profile.provider != .aliyunOSS {
+            return .failure(.invalidRequest("format \(format.rawValue) answers Aliyun OSS clients; this profile signs for \(profile.provider.rawValue)"))
+        }
         if format == .java && profile.signature != .v1 {
             return .failure(.invalidRequest("format java carries only V1 fields; this profile signs \(profile.signature.rawValue)"))
         }
@@ -79,7 +82,7 @@ public struct PolicyIssuer: Sendable {
                 return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
             }
             contentType = p.contentType
-            status = profile.pins.successActionStatus
+            status = profile.provider.vocabulary.hasStandardFields ? profile.pins.successActionStatus : nil
             switch pinnedFields(p) {
             case .success(let f): pinned = f
             case .failure(let e): return .failure(e)
@@ -100,6 +103,7 @@ public struct PolicyIssuer: Sendable {
             contentType: contentType, successActionStatus: status, issuedAt: now,
             expiration: now.adding(seconds: profile.expiresIn))
         upload.pinnedFields = pinned
+        upload.forbidOverwrite = profile.pins.forbidOverwrite
         if format == .aliyunAppserver { upload.keyMatch = .prefix }
         if let callback = profile.callback {
             upload.callback = callback.field
@@ -134,55 +138,66 @@ public struct PolicyIssuer: Sendable {
         return .success(fields)
     }
 
-    /// The profile's further fields, in a fixed order, and the client's metadata it lists.
+    /// The profile's further fields, named as its store names them, in a fixed order, and the
+    /// client's metadata it lists.
     func pinnedFields(_ p: PolicyParameters) -> Result<[SignedPostForm.Field], APIError> {
+        let names = profile.provider.vocabulary
         var fields: [SignedPostForm.Field] = []
         if let cc = profile.pins.cacheControl { fields.append(.init("Cache-Control", cc)) }
         if let d = profile.pins.contentDisposition {
             fields.append(.init("Content-Disposition", ContentDisposition.value(d, filename: p.filename)))
         }
-        if profile.pins.forbidOverwrite { fields.append(.init("x-oss-forbid-overwrite", "true")) }
-        if let acl = profile.pins.objectACL { fields.append(.init("x-oss-object-acl", acl)) }
-        if let sse = profile.pins.serverSideEncryption { fields.append(.init("x-oss-server-side-encryption", sse)) }
-        if let id = profile.pins.serverSideEncryptionKeyId { fields.append(.init("x-oss-server-side-encryption-key-id", id)) }
+        if profile.pins.forbidOverwrite, let field = names.forbidOverwrite { fields.append(.init(field, "true")) }
+        if let acl = profile.pins.objectACL, let field = names.acl { fields.append(.init(field, acl)) }
+        if let sse = profile.pins.serverSideEncryption, let field = names.serverSideEncryption { fields.append(.init(field, sse)) }
+        if let id = profile.pins.serverSideEncryptionKeyId, let field = names.serverSideEncryptionKeyId { fields.append(.init(field, id)) }
+        let prefix = names.metaPrefix ?? "meta-"
         var total = 0
         for (name, value) in p.meta {
             guard profile.pins.meta.contains(name) else {
-                return .failure(.metaNotAllowed("x-oss-meta-\(name) is not allowed" + (profile.pins.meta.isEmpty ? "" : "; allowed: " + profile.pins.meta.map { "x-oss-meta-\($0)" }.joined(separator: ", "))))
+                return .failure(.metaNotAllowed("\(prefix)\(name) is not allowed" + (profile.pins.meta.isEmpty ? "" : "; allowed: " + profile.pins.meta.map { prefix + $0 }.joined(separator: ", "))))
             }
             guard value.utf8.count <= profile.pins.metaMaxLength else {
-                return .failure(.metaNotAllowed("x-oss-meta-\(name) is longer than \(profile.pins.metaMaxLength) bytes"))
+                return .failure(.metaNotAllowed("\(prefix)\(name) is longer than \(profile.pins.metaMaxLength) bytes"))
             }
             // Header-safe and policy-safe: printable ASCII, and no '$' (a policy variable marker).
             guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) else {
-                return .failure(.metaNotAllowed("x-oss-meta-\(name) must be printable ASCII without '$'"))
+                return .failure(.metaNotAllowed("\(prefix)\(name) must be printable ASCII without '$'"))
             }
             total += name.utf8.count + value.utf8.count
         }
-        guard total <= 8192 else { return .failure(.metaNotAllowed("user metadata exceeds OSS's 8 KB")) }
+        guard total <= 8192 else { return .failure(.metaNotAllowed("user metadata exceeds 8 KB")) }
         // In the profile's order, so the same request always gives the same form.
         for name in profile.pins.meta {
             if let value = p.meta.first(where: { $0.name == name })?.value {
-                fields.append(.init("x-oss-meta-" + name, value))
+                fields.append(.init(prefix + name, value))
             }
         }
         return .success(fields)
     }
 
-    /// Signs `upload` with `credentials` (V4 keys come from `keys`, kept per credentials
-    /// `generation`); the answer body in `format`.
+    /// The signer for this profile's store and scheme (V4 keys come from `keys`, kept per
+    /// credentials `generation`).
+    public func signer(credentials: Credentials, keys: SigningKeyCache? = nil, generation: UInt64 = 0) -> any PostSigner {
+        let cache = keys.map { (cache: $0, generation: generation) }
+        let region = profile.region ?? profile.provider.defaultRegion ?? ""
+        switch (profile.provider, profile.signature) {
+        case (.aliyunOSS, .v1): return OSSPostSignerV1(credentials: credentials)
+        case (.aliyunOSS, .v4): return OSSPostSignerV4(credentials: credentials, region: region, cache: cache)
+        case (.s3, _): return S3PostSignerV4(credentials: credentials, region: region, cache: cache)
+        case (.gcs, _): return GCSPostSignerV4(credentials: credentials, location: region, cache: cache)
+        case (.tencentCOS, _): return COSPostSigner(credentials: credentials)
+        case (.huaweiOBS, _): return OBSPostSigner(credentials: credentials)
+        case (.qiniu, _): return QiniuUploadTokenSigner(credentials: credentials)
+        }
+    }
+
+    /// Signs `upload` with `credentials`; the answer body in `format`.
     public func answer(
         _ upload: PostUpload, format: ResponseFormat, credentials: Credentials,
-        keys: OSSSigningKeyCache? = nil, generation: UInt64 = 0
+        keys: SigningKeyCache? = nil, generation: UInt64 = 0
     ) -> [UInt8] {
-        let form: SignedPostForm
-        switch profile.signature {
-        case .v1:
-            form = OSSPostSignerV1(credentials: credentials).sign(upload)
-        case .v4:
-            form = OSSPostSignerV4(credentials: credentials, region: profile.region ?? "", cache: keys.map { ($0, generation) })
-                .sign(upload)
-        }
+        let form = signer(credentials: credentials, keys: keys, generation: generation).sign(upload)
         switch format {
         case .java: return Self.javaBody(form)
         case .native: return Self.nativeBody(form, provider: profile.provider)

@@ -14,7 +14,12 @@ public struct PolicyParameters: Sendable, Equatable {
     public var size: Int64?
     /// The answer shape, overriding the profile's.
     public var format: ResponseFormat?
-    /// User metadata the client asks for (`x-oss-meta-NAME=value`), names lowercased without the prefix.
+    /// The parameter prefixes that ask for user metadata: any store's own (a client written for
+    /// one store keeps working against another) and the neutral `meta-`.
+    static let metaPrefixes = ["x-oss-meta-", "x-amz-meta-", "x-cos-meta-", "x-obs-meta-", "x-goog-meta-", "meta-"]
+
+    /// User metadata the client asks for (`x-oss-meta-NAME=value`, `x-amz-meta-NAME`, `meta-NAME`, ...),
+    /// names lowercased without the prefix.
     public var meta: [(name: String, value: String)] = []
     /// Values for the profile's callback variables (`x:NAME=value`), names without `x:`.
     public var callbackVariables: [(name: String, value: String)] = []
@@ -92,11 +97,12 @@ public struct PolicyParameters: Sendable, Equatable {
                 p.format = f
             default:
                 let lower = name.lowercased()
-                if lower.hasPrefix("x-oss-meta-") {
-                    guard !p.meta.contains(where: { $0.name == String(lower.dropFirst(11)) }) else {
+                if let prefix = Self.metaPrefixes.first(where: { lower.hasPrefix($0) }) {
+                    let metaName = String(lower.dropFirst(prefix.count))
+                    guard !p.meta.contains(where: { $0.name == metaName }) else {
                         throw .invalidRequest("parameter '\(name)' is given more than once")
                     }
-                    p.meta.append((String(lower.dropFirst(11)), value))
+                    p.meta.append((metaName, value))
                 } else if name.hasPrefix("x:") {
                     p.callbackVariables.append((String(name.dropFirst(2)), value))
                 }

@@ -20,4 +20,7 @@ public enum ResponseFormat: String, Sendable, CaseIterable {
         case .java, .aliyunAppserver: false
         }
     }
+
+    /// True for the shapes only Aliyun OSS clients understand (java, aliyun-appserver).
+    public var isAliyunOnly: Bool { !handsOverFields }
 }

@@ -40,11 +40,11 @@ struct OSSPostSignerV4Tests {
     }
 
     @Test func cachedKeysMatchFreshOnesAndFollowTheGeneration() {
-        let cache = OSSSigningKeyCache()
-        let first = cache.key(for: credentials, generation: 1, date: "20260102", region: "cn-hangzhou")
+        let cache = SigningKeyCache()
+        let first = cache.key(OSSPostSignerV4.scheme, credentials: credentials, generation: 1, date: "20260102", region: "cn-hangzhou")
         #expect(first == OSSPostSignerV4.signingKey(secret: Secret("sk"), date: "20260102", region: "cn-hangzhou"))
         let rotated = Credentials(accessKeyId: "LTAIid", secret: Secret("new"))
-        #expect(cache.key(for: rotated, generation: 2, date: "20260102", region: "cn-hangzhou")
+        #expect(cache.key(OSSPostSignerV4.scheme, credentials: rotated, generation: 2, date: "20260102", region: "cn-hangzhou")
             == OSSPostSignerV4.signingKey(secret: Secret("new"), date: "20260102", region: "cn-hangzhou"))
         let signer = OSSPostSignerV4(credentials: credentials, region: "cn-hangzhou", cache: (cache, 1))
         #expect(signer.sign(upload(at: "2026-01-02T10:00:00Z")) == OSSPostSignerV4(credentials: credentials, region: "cn-hangzhou").sign(upload(at: "2026-01-02T10:00:00Z")))

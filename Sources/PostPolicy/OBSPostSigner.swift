@@ -1,0 +1,28 @@
+/// Signs Huawei OBS browser-POST forms (OBS API reference, "Uploading Objects - POST"):
+/// `signature = base64(HMAC-SHA1(SK, base64(policy)))`, sent with `AccessKeyId`. OBS refuses a form
+/// whose extra fields the policy does not name, so every field after the signature is pinned.
+public struct OBSPostSigner: PostSigner {
+    /// The credentials that sign.
+    public let credentials: Credentials
+
+    /// Creates a signer for `credentials`.
+    public init(credentials: Credentials) { self.credentials = credentials }
+
+    /// The complete form: `key`, `policy`, `AccessKeyId`, `signature`, then the status, content
+    /// type, pinned fields and `x-obs-security-token`.
+    public func sign(_ upload: PostUpload) -> SignedPostForm {
+        let tokenField = FormVocabulary.huaweiOBS.securityToken
+        let policy = PolicyDocument(
+            expiration: upload.expiration,
+            conditions: upload.conditions(leading: [], token: credentials.token(named: tokenField))
+        ).base64
+        let signature = credentials.secret.base64HMACSHA1(policy)
+        return SignedPostForm(
+            upload: upload, policy: policy, signature: signature, credentials: credentials,
+            authentication: [
+                .init("AccessKeyId", credentials.accessKeyId),
+                .init("signature", signature),
+            ],
+            tokenField: tokenField)
+    }
+}
