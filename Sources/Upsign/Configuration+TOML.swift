@@ -282,7 +282,7 @@ private struct TableReader {
 
         let bucket = string(t, "bucket", path)
         if let b = bucket, !Self.isBucketName(b, provider: provider) {
-            problem("\(path).bucket", "not a valid bucket name (3-63 lowercase letters, digits and '-'\(provider == .s3 || provider == .gcs ? " or '.'" : ""), starting and ending with a letter or digit)")
+            problem("\(path).bucket", "not a valid bucket name (3-63 lowercase letters, digits and '-'\(provider == .s3 ? " or '.'" : provider == .gcs ? ", '.' or '_'" : ""), starting and ending with a letter or digit)")
         } else if bucket == nil, t["bucket"] == nil {
             problem("\(path).bucket", "missing")
         }
@@ -555,12 +555,16 @@ private struct TableReader {
     }
 
     /// Bucket naming rules: 3-63 characters of lowercase letters, digits and hyphens (S3 and GCS
-    /// also allow dots), starting and ending with a letter or digit.
+    /// also allow dots, GCS underscores), starting and ending with a letter or digit.
     static func isBucketName(_ s: String, provider: Provider = .aliyunOSS) -> Bool {
         let b = Array(s.utf8)
         guard (3...63).contains(b.count) else { return false }
         let dots = provider == .s3 || provider == .gcs
-        let ok = b.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || (dots && $0 == UInt8(ascii: ".")) }
+        let underscores = provider == .gcs
+        let ok = b.allSatisfy {
+            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-")
+                || (dots && $0 == UInt8(ascii: ".")) || (underscores && $0 == UInt8(ascii: "_"))
+        }
         return ok && b.first != UInt8(ascii: "-") && b.last != UInt8(ascii: "-")
     }
 }
