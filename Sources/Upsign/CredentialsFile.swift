@@ -4,9 +4,13 @@ import PostPolicy
 /// The text of a credentials file, in either of the forms credential agents write:
 /// - JSON, the shape of an STS `Credentials` object:
 ///   `{"AccessKeyId": "...", "AccessKeySecret": "...", "SecurityToken": "...", "Expiration": "2026-11-29T13:00:00Z"}`;
-/// - INI, as ossutil's and the Alibaba Cloud CLI's files: a `[Credentials]` or `[default]` section
-///   with `accessKeyID`/`access_key_id`, `accessKeySecret`/`access_key_secret`,
-///   `stsToken`/`security_token`/`sts_token` and `expiration` (names compared case-insensitively).
+///   or of an AWS STS / `credential_process` answer (`AccessKeyId`, `SecretAccessKey`, `SessionToken`)
+///   or Tencent Cloud STS (`TmpSecretId`, `TmpSecretKey`, `Token`);
+/// - INI, as ossutil's, the Alibaba Cloud CLI's and the AWS CLI's files: a `[Credentials]` or
+///   `[default]` section with `accessKeyID`/`access_key_id`/`aws_access_key_id`,
+///   `accessKeySecret`/`access_key_secret`/`aws_secret_access_key`,
+///   `stsToken`/`security_token`/`sts_token`/`aws_session_token` and `expiration` (names compared
+///   case-insensitively).
 ///
 /// Pure: text in, credentials out. Errors never quote the text (it holds the secret).
 public enum CredentialsFile {
@@ -26,11 +30,12 @@ public enum CredentialsFile {
         case .success(let f): fields = f
         case .failure(let e): return .failure(e)
         }
-        func value(_ names: String...) -> String? {
+        func value(_ names: String...) -> String? { value(names) }
+        func value(_ names: [String]) -> String? {
             for n in names { if let v = fields[n], !v.isEmpty { return v } }
             return nil
         }
-        guard let id = value("accesskeyid", "access_key_id"), let secret = value("accesskeysecret", "access_key_secret") else {
+        guard let id = value(idNames), let secret = value(secretNames) else {
             return .failure(.init(description: "needs AccessKeyId and AccessKeySecret"))
         }
         var expiration: Timestamp?
@@ -41,9 +46,14 @@ public enum CredentialsFile {
             expiration = t
         }
         let credentials = Credentials(
-            accessKeyId: id, secret: Secret(secret), securityToken: value("securitytoken", "security_token", "ststoken", "sts_token"))
+            accessKeyId: id, secret: Secret(secret), securityToken: value(tokenNames))
         return .success(Contents(credentials: credentials, expiration: expiration))
     }
+
+    /// The names (lowercased) each part may go by, in order of preference.
+    static let idNames = ["accesskeyid", "access_key_id", "aws_access_key_id", "tmpsecretid"]
+    static let secretNames = ["accesskeysecret", "access_key_secret", "secretaccesskey", "aws_secret_access_key", "tmpsecretkey"]
+    static let tokenNames = ["securitytoken", "security_token", "ststoken", "sts_token", "sessiontoken", "aws_session_token", "token"]
 
     /// Members of a flat JSON object, names lowercased; non-string members are ignored.
     static func json(_ text: String) -> Result<[String: String], CredentialStore.LoadError> {
@@ -84,7 +94,7 @@ public enum CredentialsFile {
             sections[current, default: [:]][name] = value
         }
         for name in ["credentials", "default", ""] {
-            if let s = sections[name], s["accesskeyid"] != nil || s["access_key_id"] != nil { return .success(s) }
+            if let s = sections[name], idNames.contains(where: { s[$0] != nil }) { return .success(s) }
         }
         return .failure(.init(description: "no [Credentials] or [default] section with an access key id"))
     }

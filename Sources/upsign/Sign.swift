@@ -16,7 +16,7 @@ struct Sign: ParsableCommand {
     @Option(help: "The client's file name.") var filename: String?
     @Option(help: "The client's content type.") var contentType: String?
     @Option(help: "The client's file size in bytes.") var size: String?
-    @Option(help: "Answer shape: java or native.") var format: String?
+    @Option(help: "Answer shape: native, uppy, java or aliyun-appserver.") var format: String?
     @Option(help: ArgumentHelp("The instant to sign at, e.g. 2026-01-02T03:04:05Z.", valueName: "time")) var now: String?
     @Option(help: "The UUID to put in the key.") var uuid: String?
 

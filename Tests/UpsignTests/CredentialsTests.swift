@@ -12,9 +12,19 @@ struct CredentialsFileTests {
     }
 
     @Test(arguments: [
+        #"{"Version":1,"AccessKeyId":"STS.id","SecretAccessKey":"sk","SessionToken":"tok"}"#,
+        #"{"TmpSecretId":"STS.id","TmpSecretKey":"sk","Token":"tok","ExpiredTime":1764421200}"#,
+    ])
+    func readsTheAWSAndTencentSTSShapes(_ text: String) throws {
+        let c = try CredentialsFile.parse(text).get()
+        #expect(c.credentials == Credentials(accessKeyId: "STS.id", secret: Secret("sk"), securityToken: "tok"))
+    }
+
+    @Test(arguments: [
         "[Credentials]\nlanguage=EN\nendpoint=oss-cn-hangzhou.aliyuncs.com\naccessKeyID=STS.id\naccessKeySecret=sk\nstsToken=tok\n",
         "# agent output\n[default]\ntype = sts\naccess_key_id = STS.id\naccess_key_secret = \"sk\"\nsecurity_token = tok\n",
         "access_key_id=STS.id\r\naccess_key_secret=sk\r\nsts_token=tok\r\n",
+        "[default]\naws_access_key_id = STS.id\naws_secret_access_key = sk\naws_session_token = tok\n",
     ])
     func readsTheINIForms(_ text: String) throws {
         let c = try CredentialsFile.parse(text).get()
