@@ -7,7 +7,7 @@ import JSONText
 ///
 /// The upload maps onto the put policy as faithfully as it allows: the bucket and key become
 /// `scope` (`bucket:key`: only that key; a prefix sets `isPrefixalScope`), the expiration becomes
-/// `deadline`, the size range `fsizeMin`/`fsizeLimit`, the pinned content type `mimeLimit` and
+/// `deadline`, the size range `fsizeMin`/`fsizeLimit`, the pinned content type (or the allowed types) `mimeLimit` and
 /// `forbidOverwrite` `insertOnly`. Qiniu has no `success_action_status`, `Content-Type`,
 /// `Cache-Control`, `Content-Disposition`, ACL, encryption or session-token fields; a profile that
 /// pins them is refused by the configuration checks, and the signer ignores them.
@@ -35,7 +35,11 @@ public struct QiniuUploadTokenSigner: PostSigner {
         }
         w.key("fsizeLimit")
         w.integer(upload.contentLength.upperBound)
-        if let type = upload.contentType { w.field("mimeLimit", type) }
+        if let type = upload.contentType {
+            w.field("mimeLimit", type)
+        } else if !upload.contentTypes.isEmpty {
+            w.field("mimeLimit", upload.contentTypes.map { $0.hasSuffix("/") ? $0 + "*" : $0 }.joined(separator: ";"))
+        }
         if upload.forbidOverwrite {
             w.key("insertOnly")
             w.integer(1)

@@ -78,7 +78,9 @@ public struct PolicyIssuer: Sendable {
         var status: Int?
         var pinned: [SignedPostForm.Field] = []
         if format.handsOverFields {
-            if p.contentType == nil && !profile.contentTypes.isEmpty {
+            // Qiniu detects the type itself and its mimeLimit takes a list, so there the client
+            // need not declare one; policy documents pin one exact type.
+            if p.contentType == nil && !profile.contentTypes.isEmpty && profile.provider != .qiniu {
                 return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
             }
             contentType = p.contentType
@@ -103,6 +105,7 @@ public struct PolicyIssuer: Sendable {
             contentType: contentType, successActionStatus: status, issuedAt: now,
             expiration: now.adding(seconds: profile.expiresIn))
         upload.pinnedFields = pinned
+        if contentType == nil { upload.contentTypes = profile.contentTypes }
         upload.forbidOverwrite = profile.pins.forbidOverwrite
         if format == .aliyunAppserver { upload.keyMatch = .prefix }
         if let callback = profile.callback {

@@ -77,6 +77,9 @@ struct StoreSignerTests {
         u.contentLength = 0...5
         let text = String(decoding: QiniuUploadTokenSigner(credentials: credentials).putPolicy(for: u), as: UTF8.self)
         #expect(text == #"{"scope":"examplebucket:a/b.jpg","isPrefixalScope":1,"deadline":1767398999,"fsizeLimit":5,"insertOnly":1}"#)
+        u.contentTypes = ["image/", "application/pdf"]
+        let limited = String(decoding: QiniuUploadTokenSigner(credentials: credentials).putPolicy(for: u), as: UTF8.self)
+        #expect(limited.contains(#""mimeLimit":"image/*;application/pdf""#))
     }
 
     @Test func derivedKeysAreCachedPerScheme() {
