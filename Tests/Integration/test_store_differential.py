@@ -17,7 +17,7 @@ import random
 import re
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -26,7 +26,9 @@ import oracle_stores as o
 
 # esdk-obs-python builds an ssl context with a deprecated constant on every ObsClient.
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
-from test_cli_differential import ANY_TYPES, NAME_CHARS, USER_CHARS
+import test_cli_differential as cli
+from test_cli_differential import ANY_TYPES
+from test_v4_differential import random_name, random_user
 
 UTC = dt.timezone.utc
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -183,19 +185,9 @@ def region_of(prof: dict) -> str:
 
 
 @dataclass
-class Case:
-    profile: str
-    fmt: str | None
-    user: str | None
-    filename: str | None
-    content_type: str | None
-    size: int | None
-    now: str
-    uuid: str
+class Case(cli.Case):
+    """A differential case of test_cli_differential, signed with or without a session token."""
     tokens: bool = False
-    expect: str = "ok"
-    fault: str = "none"
-    args: list = field(default_factory=list)
 
 
 SPECIAL_NOWS = [
@@ -217,15 +209,6 @@ def random_now(rng: random.Random) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def random_user(rng: random.Random) -> str:
-    n = rng.choice([1, 3, 8, 16, 64, 128])
-    s = "".join(rng.choice(USER_CHARS) for _ in range(n))
-    return "u" + s[1:] if s[0] == "-" else s
-
-
-def random_name(rng: random.Random) -> str:
-    base = "".join(rng.choice(NAME_CHARS) for _ in range(rng.randint(1, 20))).strip() or "f"
-    return base.lstrip("-") or "f"
 
 
 def types_for(prof: dict) -> list[str]:
