@@ -99,9 +99,9 @@ status() {
 install_deps() {
   [[ ${UPSIGN_SKIP_DEPS:-} == 1 ]] && return 0
   if [[ $(id -u) -eq 0 ]]; then
-    bash "$ROOT/deploy/install-deps.sh"
+    bash "$ROOT/deploy/install-deps.sh" --no-test-store
   elif command -v sudo >/dev/null 2>&1; then
-    sudo bash "$ROOT/deploy/install-deps.sh"
+    sudo bash "$ROOT/deploy/install-deps.sh" --no-test-store
   else
     say "not root and no sudo: skipping deploy/install-deps.sh"
   fi

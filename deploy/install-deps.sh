@@ -15,6 +15,9 @@
 #   systemd                             systemd-analyze verify, systemd-socket-activate
 #   apache2 libapache2-mod-fcgid        the Apache front end (mod_fcgid and plain CGI tests,
 #                                       deploy/apache/ examples)
+#   ceph-mon ceph-osd radosgw           a throw-away single-node Ceph RADOS Gateway: the real,
+#                                       validating S3 store of the integration tests
+#                                       (Tests/Integration/rgw.sh; ceph-common comes with them)
 #
 # The Swift 6 toolchain is not a Debian package; it is checked, not installed, here.
 set -euo pipefail
@@ -23,6 +26,10 @@ PACKAGES=(
   libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config
   nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid
 )
+# Only the tests need the store (about 60 packages): `--no-test-store` (deploy/demo.sh) skips it.
+if [[ ${1:-} != --no-test-store ]]; then
+  PACKAGES+=(ceph-mon ceph-osd radosgw)
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: run as root (e.g. sudo bash $0)" >&2

@@ -15,6 +15,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import helpers  # noqa: E402
+import rgw as rgw_store  # noqa: E402
 from helpers import Nginx, Worker  # noqa: E402
 
 
@@ -49,6 +50,22 @@ def nginx_bin(need_root):
     if not shutil.which("nginx"):
         pytest.fail("nginx not installed (deploy/install-deps.sh installs it)")
     return shutil.which("nginx")
+
+
+@pytest.fixture(scope="session")
+def rgw():
+    """A real, validating S3 store (Ceph RADOS Gateway on loopback, see rgw.py), one per session,
+    with the bucket rgw_store.BUCKET. It fails, never skips, when the gateway cannot start: CI must
+    not pass without it."""
+    d = helpers.scratch_dir("usrgw")
+    try:
+        store = rgw_store.start(d, helpers.free_port())
+    except rgw_store.StartError as e:
+        pytest.fail(f"the Ceph RGW test store did not start: {e}", pytrace=False)
+    try:
+        yield store
+    finally:
+        rgw_store.stop(d)
 
 
 @pytest.fixture(scope="session")
