@@ -29,6 +29,11 @@ public struct DerivedKeyScheme: Sendable, Hashable {
         return HMAC.sha256(key: k3, message: terminator)
     }
 
+    /// hex(HMAC-SHA256(signing key, base64 policy)): the string to sign is the `policy` field itself.
+    public func signature(policyBase64: String, signingKey: [UInt8]) -> String {
+        Hex.encode(HMAC.sha256(key: signingKey, message: policyBase64))
+    }
+
     /// `AKID/YYYYMMDD/REGION/SERVICE/TERMINATOR`.
     public func credential(accessKeyId: String, day: String, region: String) -> String {
         "\(accessKeyId)/\(day)/\(region)/\(service)/\(terminator)"
@@ -59,7 +64,7 @@ public struct DerivedKeyScheme: Sendable, Hashable {
         let policy = policy(for: upload, credential: credential, date: date, token: token).base64
         let key = cache.map { $0.cache.key(self, credentials: credentials, generation: $0.generation, date: day, region: region) }
             ?? signingKey(secret: credentials.secret, date: day, region: region)
-        let signature = Hex.encode(HMAC.sha256(key: key, message: policy))
+        let signature = signature(policyBase64: policy, signingKey: key)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
             authentication: [

@@ -33,6 +33,24 @@ struct StoreSignerTests {
         #expect(form.field("x-amz-signature") == form.signature)
     }
 
+    /// The AWS S3 documentation's SigV4 POST example ("Example: Browser-Based Upload using HTTP
+    /// POST (Using AWS Signature Version 4)"): its policy, secret and published signature.
+    @Test func s3SchemeReproducesTheAWSDocumentationExample() {
+        let policy = "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJza"
+            + "Wd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdW"
+            + "JsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25"
+            + "hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0s"
+            + "DQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iO"
+            + "iAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYW"
+            + "wiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3J"
+            + "pdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9"
+        let scheme = S3PostSignerV4.scheme
+        let key = scheme.signingKey(secret: Secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), date: "20151229", region: "us-east-1")
+        #expect(scheme.signature(policyBase64: policy, signingKey: key) == "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e")
+        #expect(scheme.credential(accessKeyId: "AKIAIOSFODNN7EXAMPLE", day: "20151229", region: "us-east-1")
+            == "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request")
+    }
+
     @Test func gcsFormFollowsTheGoog4KeyChainAndWritesSecondsOnly() throws {
         let form = GCSPostSignerV4(credentials: Credentials(accessKeyId: "AKID", secret: Secret("sk"))).sign(upload)
         #expect(try policyText(form) == #"{"expiration":"2026-01-03T00:09:59Z","conditions":[{"bucket":"examplebucket"},{"x-goog-algorithm":"GOOG4-HMAC-SHA256"},{"x-goog-credential":"AKID/20260102/auto/storage/goog4_request"},{"x-goog-date":"20260102T235959Z"},"# + tail + "]}")
@@ -52,6 +70,22 @@ struct StoreSignerTests {
             "success_action_status", "Content-Type", "x-cos-security-token",
         ])
         #expect(form.field("q-key-time") == "1767398399;1767398999")
+    }
+
+    /// The COS API documentation's POST Object example: its policy text, SecretKey, KeyTime and
+    /// published signature.
+    @Test func cosReproducesTheCOSDocumentationExample() throws {
+        let policy = "ewogICAgImV4cGlyYXRpb24iOiAiMjAxOS0wOC0zMFQwOTozODoxMi40MTRaIiwKICAgICJjb25kaXRpb25zIjogWwogICAgICAgIHsg"
+            + "ImFjbCI6ICJkZWZhdWx0IiB9LAogICAgICAgIHsgImJ1Y2tldCI6ICJleGFtcGxlYnVja2V0LTEyNTAwMDAwMDAiIH0sCiAgICAgICAg"
+            + "WyAic3RhcnRzLXdpdGgiLCAiJGtleSIsICJmb2xkZXIvc3ViZm9sZGVyLyIgXSwKICAgICAgICBbICJzdGFydHMtd2l0aCIsICIkQ29u"
+            + "dGVudC1UeXBlIiwgImltYWdlLyIgXSwKICAgICAgICBbICJzdGFydHMtd2l0aCIsICIkc3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiLCAi"
+            + "aHR0cHM6Ly9teS53ZWJzaXRlLyIgXSwKICAgICAgICBbICJlcSIsICIkeC1jb3Mtc2VydmVyLXNpZGUtZW5jcnlwdGlvbiIsICJBRVMy"
+            + "NTYiIF0sCiAgICAgICAgeyAicS1zaWduLWFsZ29yaXRobSI6ICJzaGExIiB9LAogICAgICAgIHsgInEtYWsiOiAiQUtJRFFqejNsdG9t"
+            + "cFZqQm5pNUxpdGtXSEZsRnB3a245VTVxIiB9LAogICAgICAgIHsgInEtc2lnbi10aW1lIjogIjE1NjcxNTA2OTI7MTU2NzE1Nzg5MiIg"
+            + "fQogICAgXQp9"
+        let json = try #require(Base64.decode(policy))
+        let signer = COSPostSigner(credentials: Credentials(accessKeyId: "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q", secret: Secret("BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz")))
+        #expect(signer.signature(policyJSON: json, keyTime: "1567150692;1567157892") == "7758dc9a832e9d301dca704cacbf9d9f8172fdef")
     }
 
     @Test func obsSignsTheBase64PolicyLikeOSSV1() throws {
