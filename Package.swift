@@ -50,6 +50,9 @@ let package = Package(
             ]
         ),
 
+        // The signing-core micro-benchmark (Benchmarks/signing.sh runs it in release).
+        .executableTarget(name: "upsign-bench", dependencies: ["PostPolicy", "Crypto"], path: "Benchmarks/SigningCore"),
+
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "CGITests", dependencies: ["CGI"]),
         .testTarget(name: "PerThreadTests", dependencies: ["PerThread"]),

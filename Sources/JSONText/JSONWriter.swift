@@ -40,6 +40,27 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Writes the string value `prefix` + `value` (`"$key"` in policy conditions) without building
+    /// the joined string; `prefix` must be a character that needs no escaping.
+    public mutating func string(_ value: String, prefix: UInt8) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(prefix)
+        JSONWriter.appendEscaped(value, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Writes a string value whose UTF-8 text `body` appends straight into the buffer. The caller
+    /// vouches that the text needs no escaping (dates, digits): nothing is checked.
+    public mutating func unescapedString(_ body: (inout [UInt8]) -> Void) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        body(&bytes)
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
     /// Writes an integer value.
     public mutating func integer(_ value: Int64) {
         separate()
@@ -88,6 +109,12 @@ public struct JSONWriter: Sendable {
     /// text can be embedded in HTML safely.
     public static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        appendEscaped(value, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `value` escaped as in `appendQuoted`, without the quotes.
+    public static func appendEscaped(_ value: String, to out: inout [UInt8]) {
         // Fast path: most values (base64, keys, URLs) need no escaping and are copied whole.
         var copy = value
         let plain = copy.withUTF8 { buffer -> Bool in
@@ -95,10 +122,7 @@ public struct JSONWriter: Sendable {
             out.append(contentsOf: buffer)
             return true
         }
-        if plain {
-            out.append(UInt8(ascii: "\""))
-            return
-        }
+        if plain { return }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
@@ -113,6 +137,5 @@ public struct JSONWriter: Sendable {
             default: out.append(byte)
             }
         }
-        out.append(UInt8(ascii: "\""))
     }
 }

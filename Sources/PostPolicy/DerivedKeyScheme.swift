@@ -31,7 +31,7 @@ public struct DerivedKeyScheme: Sendable, Hashable {
 
     /// hex(HMAC-SHA256(signing key, base64 policy)): the string to sign is the `policy` field itself.
     public func signature(policyBase64: String, signingKey: [UInt8]) -> String {
-        Hex.encode(HMAC.sha256(key: signingKey, message: policyBase64))
+        Hex.encode(HMAC.sha256(reusedKey: signingKey, message: policyBase64))
     }
 
     /// `AKID/YYYYMMDD/REGION/SERVICE/TERMINATOR`.

@@ -39,6 +39,6 @@ public struct OSSPostSignerV1: PostSigner {
 extension Secret {
     /// base64(HMAC-SHA1(secret, message)): the signature of OSS V1, OBS and S3's SigV2 POST forms.
     func base64HMACSHA1(_ message: String) -> String {
-        withBytes { Base64.encode(HMAC.sha1(key: $0, message: message)) }
+        withBytes { Base64.encode(HMAC.sha1(reusedKey: $0, message: message)) }
     }
 }

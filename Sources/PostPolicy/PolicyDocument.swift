@@ -28,9 +28,10 @@ public struct PolicyDocument: Sendable, Equatable {
 
     /// `{"expiration":"…","conditions":[…]}` as compact UTF-8 JSON.
     public var json: [UInt8] {
-        var w = JSONWriter(capacity: 384)
+        var w = JSONWriter(capacity: 1024)
         w.beginObject()
-        w.field("expiration", expirationStyle == .seconds ? expiration.iso8601Seconds : expiration.iso8601Milliseconds)
+        w.key("expiration")
+        w.unescapedString { expiration.appendISO8601(to: &$0, millisecond: expirationStyle == .seconds ? nil : 0) }
         w.key("conditions")
         w.beginArray()
         for c in conditions { c.write(to: &w) }

@@ -71,7 +71,9 @@ extension PostUpload {
     /// content type, the further pinned fields, the callback and its variables, and the session
     /// token (in the form *and* the policy, or stores refuse the temporary key).
     func conditions(leading: [PolicyCondition], token: SignedPostForm.Field?) -> [PolicyCondition] {
-        var conditions: [PolicyCondition] = [.exact(field: "bucket", value: bucket)]
+        var conditions: [PolicyCondition] = []
+        conditions.reserveCapacity(8 + leading.count + pinnedFields.count + callbackVariables.count)
+        conditions.append(.exact(field: "bucket", value: bucket))
         conditions += leading
         conditions.append(keyCondition)
         conditions.append(.contentLengthRange(min: contentLength.lowerBound, max: contentLength.upperBound))
@@ -84,15 +86,13 @@ extension PostUpload {
         return conditions
     }
 
-    /// The form fields matching the trailing part of `conditions`, in the same order.
-    func trailingFields(token: SignedPostForm.Field?) -> [SignedPostForm.Field] {
-        var fields: [SignedPostForm.Field] = []
+    /// Appends the form fields matching the trailing part of `conditions`, in the same order.
+    func appendTrailingFields(to fields: inout [SignedPostForm.Field], token: SignedPostForm.Field?) {
         if let successActionStatus { fields.append(.init("success_action_status", String(successActionStatus))) }
         if let contentType { fields.append(.init("Content-Type", contentType)) }
         fields += pinnedFields
         if let callback { fields.append(.init("callback", callback)) }
         fields += callbackVariables
         if let token { fields.append(token) }
-        return fields
     }
 }

@@ -51,7 +51,7 @@ public struct QiniuUploadTokenSigner: PostSigner {
     /// The complete form: `key` and `token`.
     public func sign(_ upload: PostUpload) -> SignedPostForm {
         let encoded = Base64.encodeURLSafe(putPolicy(for: upload))
-        let signature = credentials.secret.withBytes { Base64.encodeURLSafe(HMAC.sha1(key: $0, message: encoded)) }
+        let signature = credentials.secret.withBytes { Base64.encodeURLSafe(HMAC.sha1(reusedKey: $0, message: encoded)) }
         let token = credentials.accessKeyId + ":" + signature + ":" + encoded
         return SignedPostForm(
             url: upload.url, key: upload.key, expiration: upload.expiration, policy: encoded,

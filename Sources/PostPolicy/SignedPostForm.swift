@@ -49,11 +49,16 @@ public struct SignedPostForm: Sendable, Equatable {
     /// authentication fields, then the fields every policy-document store shares, ending with the
     /// session token under the store's name for it (`tokenField`).
     init(upload: PostUpload, policy: String, signature: String, credentials: Credentials, authentication: [Field], tokenField: String?) {
+        var fields: [Field] = []
+        fields.reserveCapacity(8 + authentication.count + upload.pinnedFields.count + upload.callbackVariables.count)
+        fields.append(.init("key", upload.key))
+        fields.append(.init("policy", policy))
+        fields += authentication
+        upload.appendTrailingFields(to: &fields, token: credentials.token(named: tokenField))
         self.init(
             url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,
             signature: signature, accessKeyId: credentials.accessKeyId, securityToken: credentials.securityToken,
-            fields: [.init("key", upload.key), .init("policy", policy)] + authentication
-                + upload.trailingFields(token: credentials.token(named: tokenField)))
+            fields: fields)
     }
 }
 

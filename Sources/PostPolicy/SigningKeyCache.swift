@@ -15,7 +15,13 @@ public final class SigningKeyCache: Sendable {
         let region: String
     }
 
-    private let keys = PerThread<[Key: [UInt8]]> { [:] }
+    /// A thread's keys, and the one it used last (nearly every request asks for that one again).
+    struct Keys {
+        var all: [Key: [UInt8]] = [:]
+        var last: (id: Key, key: [UInt8])?
+    }
+
+    private let keys = PerThread<Keys> { Keys() }
     private let capacity: Int
 
     /// Creates an empty cache holding at most `capacity` keys (old days fall out when full).
@@ -25,11 +31,19 @@ public final class SigningKeyCache: Sendable {
     /// miss. `generation` identifies the secret: a rotated secret must come with a new generation.
     public func key(_ scheme: DerivedKeyScheme, credentials: Credentials, generation: UInt64, date: String, region: String) -> [UInt8] {
         let id = Key(algorithm: scheme.algorithm, accessKeyId: credentials.accessKeyId, generation: generation, date: date, region: region)
-        if let hit = keys.withValue({ $0[id] }) { return hit }
+        if let hit = keys.withValue({ cache -> [UInt8]? in
+            if let last = cache.last, last.id == id { return last.key }
+            guard let key = cache.all[id] else { return nil }
+            cache.last = (id, key)
+            return key
+        }) {
+            return hit
+        }
         let derived = scheme.signingKey(secret: credentials.secret, date: date, region: region)
         keys.withValue { cache in
-            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-            cache[id] = derived
+            if cache.all.count >= capacity { cache.all.removeAll(keepingCapacity: true) }
+            cache.all[id] = derived
+            cache.last = (id, derived)
         }
         return derived
     }

@@ -20,24 +20,34 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// `2026-11-29T12:00:00Z`: ISO 8601 in UTC to the second, as Google Cloud Storage policies want.
     public var iso8601Seconds: String {
-        var s = iso8601Milliseconds.utf8.dropLast(5).map { $0 }
-        s.append(UInt8(ascii: "Z"))
+        var s = [UInt8]()
+        s.reserveCapacity(20)
+        appendISO8601(to: &s, millisecond: nil)
         return String(decoding: s, as: UTF8.self)
     }
 
     /// ISO 8601 in UTC with the given millisecond (0...999) appended to this whole second.
     public func iso8601(millisecond: Int) -> String {
-        let t = utc
         var s = [UInt8]()
         s.reserveCapacity(24)
+        appendISO8601(to: &s, millisecond: millisecond)
+        return String(decoding: s, as: UTF8.self)
+    }
+
+    /// Appends the ISO 8601 text to `s`: with `.fff` when `millisecond` (clamped to 0...999) is given.
+    public func appendISO8601(to s: inout [UInt8], millisecond: Int?) {
+        let t = utc
         Self.append(t.year, width: 4, to: &s); s.append(UInt8(ascii: "-"))
         Self.append(t.month, width: 2, to: &s); s.append(UInt8(ascii: "-"))
         Self.append(t.day, width: 2, to: &s); s.append(UInt8(ascii: "T"))
         Self.append(t.hour, width: 2, to: &s); s.append(UInt8(ascii: ":"))
         Self.append(t.minute, width: 2, to: &s); s.append(UInt8(ascii: ":"))
-        Self.append(t.second, width: 2, to: &s); s.append(UInt8(ascii: "."))
-        Self.append(min(max(millisecond, 0), 999), width: 3, to: &s); s.append(UInt8(ascii: "Z"))
-        return String(decoding: s, as: UTF8.self)
+        Self.append(t.second, width: 2, to: &s)
+        if let millisecond {
+            s.append(UInt8(ascii: "."))
+            Self.append(min(max(millisecond, 0), 999), width: 3, to: &s)
+        }
+        s.append(UInt8(ascii: "Z"))
     }
 
     /// `20261129`: the date part of V4 credential scopes.
@@ -70,7 +80,7 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// Appends `value` as exactly `width` decimal digits (zero-padded, high digits dropped).
     static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
         let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        for _ in 0..<width { out.append(UInt8(ascii: "0")) }
         var v = value < 0 ? 0 : value
         var i = start + width - 1
         while i >= start && v > 0 {

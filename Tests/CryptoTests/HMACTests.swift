@@ -47,4 +47,25 @@ struct HMACTests {
         #expect(HMAC.sha1(key: [UInt8](), message: [UInt8]()).count == 20)
         #expect(Hex.encode(HMAC.sha256(key: [UInt8](), message: [UInt8]())) == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad")
     }
+
+    @Test(arguments: vectors)
+    func keptKeyedContextsGiveThePublishedVectorsToo(_ v: Vector) {
+        // Twice: the second call reuses the thread's keyed context.
+        for _ in 0..<2 {
+            if let expected = v.sha1 { #expect(Hex.encode(HMAC.sha1(reusedKey: v.key, message: v.data)) == expected) }
+            if let expected = v.sha256 { #expect(Hex.encode(HMAC.sha256(reusedKey: v.key, message: v.data)) == expected) }
+        }
+    }
+
+    @Test func keptContextsFollowEveryKeyChangeAndOverflow() {
+        // More keys than a thread keeps, interleaved, in both algorithms: every MAC matches the one-shot.
+        for round in 0..<3 {
+            for i in 0..<40 {
+                let key = Array("key-\(i)".utf8)
+                let message = Array("message \(round) \(i)".utf8)
+                #expect(HMAC.sha1(reusedKey: key, message: message) == HMAC.sha1(key: key, message: message))
+                #expect(HMAC.sha256(reusedKey: key, message: message) == HMAC.sha256(key: key, message: message))
+            }
+        }
+    }
 }
