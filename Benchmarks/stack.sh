@@ -12,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RIG=${UPSIGN_BENCH_RIG:-../shared/bench/run.py}
 [[ -f $RIG ]] || { echo "stack.sh: no rig at $RIG (set UPSIGN_BENCH_RIG)" >&2; exit 1; }
 
-swift build -c release --product upsign >&2
+# The Swift runtime linked in statically: as deployed (README), 30 -> 21 MiB RSS, faster start.
+swift build -c release --static-swift-stdlib --product upsign >&2
 BIN=$(swift build -c release --show-bin-path)/upsign
 # The demo configuration's fake credentials: nothing here talks to a store.
 export OSS_ACCESS_KEY_ID=LTAI5tDemoDemoDemoDemo0000 OSS_ACCESS_KEY_SECRET=demo-secret-not-a-real-key-0000000000

@@ -122,8 +122,8 @@ build() {
     command -v swift >/dev/null 2>&1 ||
       die "no Swift toolchain: install Swift 6 (https://www.swift.org/install/linux/) and re-run"
   fi
-  say "building upsign: swift build -c release (the first build takes several minutes)"
-  swift build -c release --package-path "$ROOT"
+  say "building upsign: swift build -c release --static-swift-stdlib (the first build takes several minutes)"
+  swift build -c release --static-swift-stdlib --package-path "$ROOT"
   BIN=$(swift build -c release --package-path "$ROOT" --show-bin-path)/upsign
   [[ -x $BIN ]] || die "build finished but $BIN is missing"
 }
