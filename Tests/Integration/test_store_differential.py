@@ -28,7 +28,7 @@ import oracle_stores as o
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
 import test_cli_differential as cli
 from test_cli_differential import ANY_TYPES
-from test_v4_differential import random_name, random_user
+from test_v4_differential import random_filename, random_user
 
 UTC = dt.timezone.utc
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -233,15 +233,7 @@ def make_case(rng: random.Random, profiles: dict, store: str, tokens: bool) -> C
     lo, hi = prof.get("min_size", 0), prof.get("max_size", 1048576000)
     needs_user = prof.get("require_user", True) or "{user}" in prof["key"]
     user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
-    r = rng.random()
-    if r < 0.75:
-        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4"])
-        ext = "".join(c.upper() if rng.random() < 0.3 else c for c in ext)
-        filename = f"{random_name(rng)}.{ext}"
-    elif r < 0.9:
-        filename = random_name(rng).replace(".", "")
-    else:
-        filename = None
+    filename = random_filename(rng, exts)
     if types:
         # native + restricted types: the client names its type (qiniu may leave it out: the
         # contract then puts the profile's list in mimeLimit)

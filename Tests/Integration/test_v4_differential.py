@@ -324,6 +324,19 @@ def random_name(rng: random.Random) -> str:
     return base.lstrip("-") or "f"
 
 
+def random_filename(rng: random.Random, exts: list[str]) -> str | None:
+    """Mostly a name with one of `exts` (or a common extension) in random case; sometimes no
+    extension, sometimes no file name at all."""
+    r = rng.random()
+    if r < 0.75:
+        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4"])
+        ext = "".join(c.upper() if rng.random() < 0.3 else c for c in ext)
+        return f"{random_name(rng)}.{ext}"
+    if r < 0.9:
+        return random_name(rng).replace(".", "")
+    return None
+
+
 def make_case(rng: random.Random, profiles: dict) -> Case:
     name = rng.choice(["v4a", "v4a", "v4oss", "v4oss", "v4def", "v4def", "v4day", "v4week", "v1nat",
                        "rg", "rg"])
@@ -335,15 +348,7 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
     lo, hi = prof.get("min_size", 0), prof.get("max_size", 1048576000)
     needs_user = prof.get("require_user", True) or "{user}" in prof["key"]
     user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
-    r = rng.random()
-    if r < 0.75:
-        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4"])
-        ext = "".join(c.upper() if rng.random() < 0.3 else c for c in ext)
-        filename = f"{random_name(rng)}.{ext}"
-    elif r < 0.9:
-        filename = random_name(rng).replace(".", "")
-    else:
-        filename = None
+    filename = random_filename(rng, exts)
     if types:
         content_type = rng.choice(types)      # native + restricted types: required
     else:
