@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 import PerThread
 import PostPolicy
@@ -166,6 +167,8 @@ public final class CredentialStore: Sendable {
                 version.add(1, ordering: .releasing)
                 return .failed(source: source, error: error, keptGeneration: entry.snapshot?.generation)
             case .success(let contents):
+                // The signing threads' kept HMAC contexts may hold the secret being replaced.
+                HMAC.forgetKeptKeys()
                 let snapshot = Snapshot(credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration)
                 s.nextGeneration += 1
                 entry.snapshot = snapshot

@@ -68,4 +68,12 @@ struct HMACTests {
             }
         }
     }
+
+    @Test func forgettingKeptKeysKeepsEveryResultRight() {
+        let key = Array("rotated-secret".utf8)
+        let before = HMAC.sha256(reusedKey: key, message: "m")
+        HMAC.forgetKeptKeys()
+        #expect(HMAC.sha256(reusedKey: key, message: "m") == before)
+        #expect(before == HMAC.sha256(key: key, message: "m"))
+    }
 }
