@@ -1,6 +1,8 @@
 // Signing-core micro-benchmark: policies signed per second on one thread, per store and scheme.
 //
 //   upsign-bench [seconds-per-case [case ...]]   (Benchmarks/signing.sh builds it in release and runs it)
+//   upsign-bench nCOUNT [case ...]               exactly COUNT iterations per case, for
+//                                                `valgrind --tool=callgrind` (instruction counts)
 //
 // Each iteration signs one upload with a fresh key, as a request does: the policy JSON, its
 // base64, the HMAC (V4-style schemes with the signing-key cache warm, as on every request but a
@@ -15,7 +17,9 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-let seconds = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 2 : 2
+let first = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "2"
+let fixedCount = first.hasPrefix("n") ? Int(first.dropFirst()) : nil
+let seconds = Double(first) ?? 2
 let credentials = Credentials(accessKeyId: "LTAI5tBenchBenchBench00", secret: Secret("bench-secret-not-a-real-key-0000000000"))
 let issued = Timestamp(secondsSince1970: 1_798_761_600)
 let cache = SigningKeyCache()
@@ -46,6 +50,11 @@ for (name, signer) in cases where only.isEmpty || only.contains(name) {
     var count = 0
     let start = now()
     var elapsed = 0.0
+    if let fixedCount {
+        for i in 0..<fixedCount { sink &+= signer.sign(upload(i)).signature.utf8.count }
+        print("\(name) \(fixedCount) iterations")
+        continue
+    }
     repeat {
         for _ in 0..<2000 {
             sink &+= signer.sign(upload(count)).signature.utf8.count

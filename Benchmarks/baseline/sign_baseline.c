@@ -6,6 +6,7 @@
  *
  *   cc -O2 -o sign_baseline sign_baseline.c -lcrypto && ./sign_baseline [seconds]
  * Prints `c-oss-v1 RATE` and `c-oss-v4 RATE` (policies per second, one thread).
+ * `./sign_baseline nCOUNT` signs exactly COUNT policies of each kind (for callgrind).
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -68,9 +69,16 @@ static size_t sign_v4(long i) {
     return strlen(sig);
 }
 
+static long fixed_count = -1;
+
 static void run(const char *name, size_t (*sign)(long), double seconds) {
     size_t sink = 0;
     for (long i = 0; i < 1000; i++) sink += sign(i);
+    if (fixed_count >= 0) {
+        for (long i = 0; i < fixed_count; i++) sink += sign(i);
+        printf("%s %ld iterations%s\n", name, fixed_count, sink == 42 ? " " : "");
+        return;
+    }
     long count = 0;
     double start = now(), elapsed;
     do {
@@ -83,6 +91,7 @@ static void run(const char *name, size_t (*sign)(long), double seconds) {
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 2;
+    if (argc > 1 && argv[1][0] == 'n') fixed_count = atol(argv[1] + 1);
     unsigned char k1[32], k2[32], k3[32];
     char first[128];
     snprintf(first, sizeof first, "aliyun_v4%s", SECRET);

@@ -65,14 +65,19 @@ public struct JSONWriter: Sendable {
     public mutating func integer(_ value: Int64) {
         separate()
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        // Digits of the magnitude, least significant first, then reversed in place.
+        // Count the digits, make room, then fill them in from the least significant.
         var magnitude = value.magnitude
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 { digits += 1; rest /= 10 }
         let start = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var i = start + digits - 1
+        while magnitude > 0 {
+            bytes[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
+            i -= 1
+        }
         needsComma = true
     }
 
@@ -102,6 +107,9 @@ public struct JSONWriter: Sendable {
             || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "&")
     }
 
+    /// `needsEscape` for every byte value: one load per byte on the fast path.
+    private static let escapeTable: [Bool] = (0...255).map { needsEscape(UInt8($0)) }
+
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends `value` as a quoted JSON string: `"` and `\` escaped, control characters as `\uXXXX`
@@ -118,9 +126,11 @@ public struct JSONWriter: Sendable {
         // Fast path: most values (base64, keys, URLs) need no escaping and are copied whole.
         var copy = value
         let plain = copy.withUTF8 { buffer -> Bool in
-            for byte in buffer where needsEscape(byte) { return false }
-            out.append(contentsOf: buffer)
-            return true
+            let clean = escapeTable.withUnsafeBufferPointer { table in
+                buffer.allSatisfy { !table[Int($0)] }
+            }
+            if clean { out.append(contentsOf: buffer) }
+            return clean
         }
         if plain { return }
         for byte in value.utf8 {

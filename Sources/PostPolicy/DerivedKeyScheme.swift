@@ -4,7 +4,7 @@ import Crypto
 /// signed with hex(HMAC-SHA256) under a key derived from the secret, the day, the region and the
 /// service; the policy pins the algorithm, the credential scope and the date. The schemes differ
 /// only in the names and constants below, so one implementation serves all three signer types.
-public struct DerivedKeyScheme: Sendable, Hashable {
+public struct DerivedKeyScheme: Sendable {
     /// The algorithm's name (`AWS4-HMAC-SHA256`).
     public let algorithm: String
     /// The form field carrying `algorithm` (`x-amz-algorithm`).
@@ -58,13 +58,15 @@ public struct DerivedKeyScheme: Sendable, Hashable {
         cache: (cache: SigningKeyCache, generation: UInt64)?
     ) -> SignedPostForm {
         let day = upload.issuedAt.compactDate
-        let credential = credential(accessKeyId: credentials.accessKeyId, day: day, region: region)
+        let derived = cache.map { $0.cache.derived(self, credentials: credentials, generation: $0.generation, date: day, region: region) }
+            ?? SigningKeyCache.Derived(
+                key: signingKey(secret: credentials.secret, date: day, region: region),
+                credential: credential(accessKeyId: credentials.accessKeyId, day: day, region: region))
+        let credential = derived.credential
         let date = upload.issuedAt.compactDateTime
         let token = credentials.token(named: tokenField)
         let policy = policy(for: upload, credential: credential, date: date, token: token).base64
-        let key = cache.map { $0.cache.key(self, credentials: credentials, generation: $0.generation, date: day, region: region) }
-            ?? signingKey(secret: credentials.secret, date: day, region: region)
-        let signature = signature(policyBase64: policy, signingKey: key)
+        let signature = signature(policyBase64: policy, signingKey: derived.key)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
             authentication: [

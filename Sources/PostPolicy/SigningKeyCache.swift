@@ -15,10 +15,18 @@ public final class SigningKeyCache: Sendable {
         let region: String
     }
 
+    /// What is kept per key: the signing key and the credential scope it signs for.
+    public struct Derived: Sendable {
+        /// The signing key.
+        public let key: [UInt8]
+        /// `AKID/YYYYMMDD/REGION/SERVICE/TERMINATOR`, rendered once per key rather than per form.
+        public let credential: String
+    }
+
     /// A thread's keys, and the one it used last (nearly every request asks for that one again).
     struct Keys {
-        var all: [Key: [UInt8]] = [:]
-        var last: (id: Key, key: [UInt8])?
+        var all: [Key: Derived] = [:]
+        var last: (id: Key, derived: Derived)?
     }
 
     private let keys = PerThread<Keys> { Keys() }
@@ -30,16 +38,23 @@ public final class SigningKeyCache: Sendable {
     /// The `scheme` signing key for `credentials` on `date` (`YYYYMMDD`) in `region`, derived on a
     /// miss. `generation` identifies the secret: a rotated secret must come with a new generation.
     public func key(_ scheme: DerivedKeyScheme, credentials: Credentials, generation: UInt64, date: String, region: String) -> [UInt8] {
+        derived(scheme, credentials: credentials, generation: generation, date: date, region: region).key
+    }
+
+    /// The signing key and the credential scope, derived and rendered on a miss.
+    public func derived(_ scheme: DerivedKeyScheme, credentials: Credentials, generation: UInt64, date: String, region: String) -> Derived {
         let id = Key(algorithm: scheme.algorithm, accessKeyId: credentials.accessKeyId, generation: generation, date: date, region: region)
-        if let hit = keys.withValue({ cache -> [UInt8]? in
-            if let last = cache.last, last.id == id { return last.key }
-            guard let key = cache.all[id] else { return nil }
-            cache.last = (id, key)
-            return key
+        if let hit = keys.withValue({ cache -> Derived? in
+            if let last = cache.last, last.id == id { return last.derived }
+            guard let derived = cache.all[id] else { return nil }
+            cache.last = (id, derived)
+            return derived
         }) {
             return hit
         }
-        let derived = scheme.signingKey(secret: credentials.secret, date: date, region: region)
+        let derived = Derived(
+            key: scheme.signingKey(secret: credentials.secret, date: date, region: region),
+            credential: scheme.credential(accessKeyId: credentials.accessKeyId, day: date, region: region))
         keys.withValue { cache in
             if cache.all.count >= capacity { cache.all.removeAll(keepingCapacity: true) }
             cache.all[id] = derived
