@@ -116,6 +116,7 @@ struct Serve: ParsableCommand {
             }
         }
 
+        StartupTrim.schedule()
         logger.notice("upsign started", metadata: [
             "listen": .string(socket.origin),
             "threads": .stringConvertible(threadCount),
