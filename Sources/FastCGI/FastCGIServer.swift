@@ -190,7 +190,7 @@ public final class FastCGIServer: Sendable {
                     break
                 }
             }
-            usleep(5_000)  // let the freed worker accept before looking again
+            usleep(1_000)  // let the freed worker accept before looking again
         }
     }
 
