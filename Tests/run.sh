@@ -4,8 +4,9 @@
 #   bash Tests/run.sh            # from anywhere; as root on Debian 12
 #
 # Steps: install missing Debian packages (deploy/install-deps.sh), `swift build` (debug),
-# `swift test`, a venv in .build-venv/ with Tests/Integration/requirements.txt, then
-# `pytest Tests/Integration` against the debug binary. Exits non-zero if anything fails.
+# `swift test`, a venv in .build-venv/ with Tests/Integration/requirements.txt, the client
+# examples' Node tests (`node --test deploy/examples/miniprogram/`), then `pytest
+# Tests/Integration` against the debug binary. Exits non-zero if anything fails.
 #
 # Environment:
 #   SWIFT_SCRATCH_PATH   build folder for swift (default: SwiftPM's .build)
@@ -62,7 +63,7 @@ if [[ ${SKIP_SWIFT_TEST:-0} != 1 ]]; then
 fi
 
 # --- Python integration suite ----------------------------------------------------------------
-say "integration suite (pytest)"
+say "integration suite: virtualenv"
 VENV="$ROOT/.build-venv"
 if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
   rm -rf "$VENV"
@@ -70,12 +71,20 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import sys' >/dev/nul
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r Tests/Integration/requirements.txt
 
+# --- the client-side examples (Node's built-in test runner; no npm packages) --------------------
+node_status=0
+if [[ -d deploy/examples/miniprogram ]]; then
+  say "client examples (node --test)"
+  node --test deploy/examples/miniprogram/ || node_status=$?
+fi
+
+say "integration suite (pytest)"
 pytest_status=0
 # shellcheck disable=SC2086
 "$VENV/bin/python" -m pytest Tests/Integration -q -p no:cacheprovider ${PYTEST_ARGS:-} || pytest_status=$?
 
-if (( status != 0 || pytest_status != 0 )); then
-  echo "FAILED: swift test exit $status, pytest exit $pytest_status" >&2
+if (( status != 0 || node_status != 0 || pytest_status != 0 )); then
+  echo "FAILED: swift test exit $status, node --test exit $node_status, pytest exit $pytest_status" >&2
   exit 1
 fi
 echo "all tests passed"
