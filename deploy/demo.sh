@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run upsign for real on this machine: nginx on 127.0.0.1:8080 (plain HTTP) in front of upsign
-# on a unix socket, with deploy/demo.toml and fake credentials.
+# on a unix socket, with deploy/demo.toml and fake credentials. nginx also serves the browser
+# example (deploy/examples/browser/index.html) at /upload/demo/.
 #
 #   bash deploy/demo.sh          install missing packages, build, (re)start both, show a request
 #   bash deploy/demo.sh stop     stop both
@@ -99,9 +100,9 @@ status() {
 install_deps() {
   [[ ${UPSIGN_SKIP_DEPS:-} == 1 ]] && return 0
   if [[ $(id -u) -eq 0 ]]; then
-    bash "$ROOT/deploy/install-deps.sh" --no-test-store
+    bash "$ROOT/deploy/install-deps.sh" --no-test-extras
   elif command -v sudo >/dev/null 2>&1; then
-    sudo bash "$ROOT/deploy/install-deps.sh" --no-test-store
+    sudo bash "$ROOT/deploy/install-deps.sh" --no-test-extras
   else
     say "not root and no sudo: skipping deploy/install-deps.sh"
   fi
@@ -163,6 +164,9 @@ start_upsign() {
 
 start_nginx() {
   local conf=$RUN_DIR/nginx.conf
+  # The browser example page, served at /upload/demo/ (a copy: nginx reads only the run folder).
+  mkdir -p "$RUN_DIR/browser"
+  cp "$ROOT/deploy/examples/browser/index.html" "$RUN_DIR/browser/index.html"
   sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@PORT@|$PORT|g" "$ROOT/deploy/demo-nginx.conf" >"$conf"
   local args=(-p "$RUN_DIR/" -e "$RUN_DIR/nginx-error.log" -c "$conf")
   if ! nginx -t -q "${args[@]}" || ! nginx "${args[@]}"; then
@@ -232,6 +236,7 @@ start() {
 
 upsign and nginx are running (the credentials are fake: OSS would refuse these uploads).
   health:  curl -s $BASE/upload/healthz
+  browser: $BASE/upload/demo/?profile=demo  (the upload page; its uploads fail with the fake key)
   logs:    $RUN_DIR/upsign.log  $RUN_DIR/nginx-error.log  $RUN_DIR/nginx-access.log
   stop:    bash deploy/demo.sh stop
 EOF

@@ -18,6 +18,8 @@
 #   ceph-mon ceph-osd radosgw           a throw-away single-node Ceph RADOS Gateway: the real,
 #                                       validating S3 store of the integration tests
 #                                       (Tests/Integration/rgw.sh; ceph-common comes with them)
+#   chromium chromium-driver            headless Chromium and its WebDriver: the browser example
+#                                       page in a real browser (Tests/Integration/test_browser.py)
 #
 # The Swift 6 toolchain is not a Debian package; it is checked, not installed, here.
 set -euo pipefail
@@ -26,9 +28,10 @@ PACKAGES=(
   libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config
   nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid
 )
-# Only the tests need the store (about 60 packages): `--no-test-store` (deploy/demo.sh) skips it.
-if [[ ${1:-} != --no-test-store ]]; then
-  PACKAGES+=(ceph-mon ceph-osd radosgw)
+# Only the tests need the store (about 60 packages) and the browser (about 25, 440 MB):
+# `--no-test-extras` (deploy/demo.sh) skips them.
+if [[ ${1:-} != --no-test-extras ]]; then
+  PACKAGES+=(ceph-mon ceph-osd radosgw chromium chromium-driver)
 fi
 
 if [[ $(id -u) -ne 0 ]]; then
