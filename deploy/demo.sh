@@ -4,7 +4,9 @@
 # example (deploy/examples/browser/index.html) at /upload/demo/.
 #
 #   bash deploy/demo.sh          install missing packages, build, (re)start both, show a request
-#   bash deploy/demo.sh stop     stop both
+#   bash deploy/demo.sh local    the same, plus a local S3 store (Ceph RADOS Gateway, deploy/rgw.sh)
+#                                and a profile "local" for it: uploads really land, from the page too
+#   bash deploy/demo.sh stop     stop everything it started
 #   bash deploy/demo.sh status   show whether both are up
 #
 # Environment:
@@ -24,6 +26,13 @@ RUN_DIR=${UPSIGN_DEMO_DIR:-/tmp/upsign-demo}
 PORT=${UPSIGN_DEMO_PORT:-8080}
 CONFIG=$ROOT/deploy/demo.toml
 BASE=http://127.0.0.1:$PORT
+STORE_PORT=$((PORT + 1))
+LOCAL=0
+DEPS_FLAG=--no-test-extras
+# The local store's test user (deploy/rgw.sh creates it); nothing outside this machine knows it.
+LOCAL_ACCESS_KEY=UPSIGNRGWTESTKEY0001
+LOCAL_SECRET=upsign-rgw-test-secret-0000000000000000
+LOCAL_BUCKET=upsign-demo
 
 # Clearly fake credentials: the signatures are real HMACs, but OSS knows no such key.
 DEMO_ACCESS_KEY_ID=LTAI5tDemoDemoDemoDemo0000
@@ -77,6 +86,7 @@ stop_all() {
   stop_pidfile "$RUN_DIR/nginx.pid" nginx "nginx"
   stop_pidfile "$RUN_DIR/upsign.pid" upsign "serve"
   rm -f "$RUN_DIR/upsign.sock"
+  if [[ -d $RUN_DIR/rgw ]]; then bash "$ROOT/deploy/rgw.sh" stop "$RUN_DIR/rgw" && say "stopped the local store"; fi
 }
 
 status() {
@@ -100,9 +110,9 @@ status() {
 install_deps() {
   [[ ${UPSIGN_SKIP_DEPS:-} == 1 ]] && return 0
   if [[ $(id -u) -eq 0 ]]; then
-    bash "$ROOT/deploy/install-deps.sh" --no-test-extras
+    bash "$ROOT/deploy/install-deps.sh" "$DEPS_FLAG"
   elif command -v sudo >/dev/null 2>&1; then
-    sudo bash "$ROOT/deploy/install-deps.sh" --no-test-extras
+    sudo bash "$ROOT/deploy/install-deps.sh" "$DEPS_FLAG"
   else
     say "not root and no sudo: skipping deploy/install-deps.sh"
   fi
@@ -129,6 +139,34 @@ build() {
   [[ -x $BIN ]] || die "build finished but $BIN is missing"
 }
 
+# `local`: the store, its bucket, and a configuration with a profile for it (demo.toml + "local").
+start_local_store() {
+  say "starting the local S3 store on 127.0.0.1:$STORE_PORT (deploy/rgw.sh)"
+  bash "$ROOT/deploy/rgw.sh" start "$RUN_DIR/rgw" "$STORE_PORT" >/dev/null
+  # S3 CreateBucket, signed by curl (SigV4); 409 when it exists already is fine.
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" \
+    --user "$LOCAL_ACCESS_KEY:$LOCAL_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    -X PUT "http://127.0.0.1:$STORE_PORT/$LOCAL_BUCKET")
+  [[ $code == 200 || $code == 409 ]] || die "could not create the bucket $LOCAL_BUCKET (HTTP $code)"
+  CONFIG=$RUN_DIR/demo-local.toml
+  cat "$ROOT/deploy/demo.toml" - >"$CONFIG" <<EOF
+
+# Added by demo.sh local: the local S3 store, reached through the demo's nginx (/store/).
+[profiles.local]
+provider = "s3"
+bucket = "$LOCAL_BUCKET"
+region = "us-east-1"
+endpoint = "$BASE/store/$LOCAL_BUCKET"
+key = "demo/{user}/{uuid}{ext}"
+max_size = 10485760
+object_acl = "public-read"        # so the page's links open
+access_key_id_env = "UPSIGN_DEMO_S3_KEY"
+secret_env = "UPSIGN_DEMO_S3_SECRET"
+EOF
+  say "local store ready: bucket $LOCAL_BUCKET, profile \"local\" in $CONFIG"
+}
+
 start_upsign() {
   local out
   if ! out=$("$BIN" check-config --config "$CONFIG" 2>&1); then
@@ -145,6 +183,7 @@ start_upsign() {
     export OSS_ACCESS_KEY_ID=$DEMO_ACCESS_KEY_ID OSS_ACCESS_KEY_SECRET=$DEMO_ACCESS_KEY_SECRET
     # A fake STS token, to show where a temporary key's token goes (form and policy).
     export OSS_SESSION_TOKEN=$DEMO_SESSION_TOKEN
+    export UPSIGN_DEMO_S3_KEY=$LOCAL_ACCESS_KEY UPSIGN_DEMO_S3_SECRET=$LOCAL_SECRET
     cd "$RUN_DIR"
     exec setsid "$BIN" serve --config "$CONFIG" --listen "unix:$RUN_DIR/upsign.sock"
   ) </dev/null >>"$RUN_DIR/upsign.log" 2>&1 &
@@ -167,7 +206,8 @@ start_nginx() {
   # The browser example page, served at /upload/demo/ (a copy: nginx reads only the run folder).
   mkdir -p "$RUN_DIR/browser"
   cp "$ROOT/deploy/examples/browser/index.html" "$RUN_DIR/browser/index.html"
-  sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@PORT@|$PORT|g" "$ROOT/deploy/demo-nginx.conf" >"$conf"
+  sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@PORT@|$PORT|g" -e "s|@STORE_PORT@|$STORE_PORT|g" \
+    "$ROOT/deploy/demo-nginx.conf" >"$conf"
   local args=(-p "$RUN_DIR/" -e "$RUN_DIR/nginx-error.log" -c "$conf")
   if ! nginx -t -q "${args[@]}" || ! nginx "${args[@]}"; then
     tail -n 20 "$RUN_DIR/nginx-error.log" >&2 || true
@@ -207,6 +247,26 @@ except Exception as e:
     print("(could not decode: %s)" % e)'
   show "java format (default profile avatar): the Java bean" \
     "$BASE/upload/policy?filename=me.png"
+  if [[ $LOCAL == 1 ]]; then local_upload; fi
+}
+
+# `local`: a real upload with the fields of a policy, as a client does, and the object read back.
+local_upload() {
+  local file=$RUN_DIR/hello.txt body key code field args=()
+  printf 'hello from upsign %s\n' "$(date -u +%FT%TZ)" >"$file"
+  show "profile local: a policy for the local S3 store" \
+    "$BASE/upload/policy?profile=local&filename=hello.txt&contentType=text/plain&size=$(stat -c %s "$file")"
+  body=$LAST_BODY
+  key=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  while IFS= read -r -d '' field; do args+=(-F "$field"); done < <(printf '%s' "$body" | python3 -c '
+import json, sys
+for name, value in json.load(sys.stdin)["fields"].items():
+    sys.stdout.write(name + "=" + value + "\0")')
+  printf '\n# posting the file with exactly those fields, file last:\n'
+  printf '$ curl -F key=... -F policy=... (every field) -F file=@hello.txt %s\n' "$BASE/store/$LOCAL_BUCKET"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "${args[@]}" -F "file=@$file;type=text/plain" "$BASE/store/$LOCAL_BUCKET")
+  printf 'HTTP %s\n\n# reading it back:\n$ curl -s %s\n' "$code" "$BASE/store/$LOCAL_BUCKET/$key"
+  curl -sS "$BASE/store/$LOCAL_BUCKET/$key"
 }
 
 # A start that fails half-way stops what it started.
@@ -223,6 +283,7 @@ start() {
   build
   prepare_run_dir
   stop_all
+  if [[ $LOCAL == 1 ]]; then start_local_store; fi
   : >"$RUN_DIR/upsign.log"
   : >"$RUN_DIR/nginx-error.log"
   STARTING=1
@@ -234,9 +295,9 @@ start() {
   demo_requests
   cat <<EOF
 
-upsign and nginx are running (the credentials are fake: OSS would refuse these uploads).
+upsign and nginx are running (the OSS credentials are fake: OSS would refuse those uploads).
   health:  curl -s $BASE/upload/healthz
-  browser: $BASE/upload/demo/?profile=demo  (the upload page; its uploads fail with the fake key)
+  browser: $BASE/upload/demo/?profile=$([[ $LOCAL == 1 ]] && echo "local  (uploads land in the local store)" || echo "demo  (its uploads fail with the fake key; 'demo.sh local' adds a store)")
   logs:    $RUN_DIR/upsign.log  $RUN_DIR/nginx-error.log  $RUN_DIR/nginx-access.log
   stop:    bash deploy/demo.sh stop
 EOF
@@ -244,7 +305,8 @@ EOF
 
 case ${1:-start} in
   start|restart) start ;;
+  local) LOCAL=1; DEPS_FLAG=--store-only; start ;;
   stop) stop_all; say "stopped" ;;
   status) status ;;
-  *) die "usage: demo.sh [start|stop|status]" ;;
+  *) die "usage: demo.sh [start|local|stop|status]" ;;
 esac

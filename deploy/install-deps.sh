@@ -17,7 +17,7 @@
 #                                       deploy/apache/ examples)
 #   ceph-mon ceph-osd radosgw           a throw-away single-node Ceph RADOS Gateway: the real,
 #                                       validating S3 store of the integration tests
-#                                       (Tests/Integration/rgw.sh; ceph-common comes with them)
+#                                       (deploy/rgw.sh, also `demo.sh local`; ceph-common comes with them)
 #   chromium chromium-driver            headless Chromium and its WebDriver: the browser example
 #                                       page in a real browser (Tests/Integration/test_browser.py)
 #
@@ -28,11 +28,13 @@ PACKAGES=(
   libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config
   nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid
 )
-# Only the tests need the store (about 60 packages) and the browser (about 25, 440 MB):
-# `--no-test-extras` (deploy/demo.sh) skips them.
-if [[ ${1:-} != --no-test-extras ]]; then
-  PACKAGES+=(ceph-mon ceph-osd radosgw chromium chromium-driver)
-fi
+# The tests need the store (about 60 packages) and the browser (about 25, 440 MB) too:
+# `--no-test-extras` (deploy/demo.sh) skips both, `--store-only` (demo.sh local) the browser.
+case ${1:-} in
+  --no-test-extras) ;;
+  --store-only) PACKAGES+=(ceph-mon ceph-osd radosgw) ;;
+  *) PACKAGES+=(ceph-mon ceph-osd radosgw chromium chromium-driver) ;;
+esac
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: run as root (e.g. sudo bash $0)" >&2

@@ -1,6 +1,6 @@
 """A real, validating S3 store for the tests: a throw-away single-node Ceph RADOS Gateway.
 
-rgw.sh (next to this file) starts a monitor, a memstore OSD and radosgw on loopback, all state
+deploy/rgw.sh starts a monitor, a memstore OSD and radosgw on loopback, all state
 under one scratch directory, with a fixed test user. `start` runs it and creates the test
 bucket; conftest.py wraps it as the session fixture `rgw`.
 
@@ -21,7 +21,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-RGW_SH = Path(__file__).resolve().with_name("rgw.sh")
+RGW_SH = Path(__file__).resolve().parents[2] / "deploy" / "rgw.sh"
 
 # Fixed in rgw.sh (the user it creates); test-only values.
 ACCESS_KEY = "UPSIGNRGWTESTKEY0001"

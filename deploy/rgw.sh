@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A throw-away single-node Ceph RADOS Gateway (S3) on loopback, for the integration tests.
+# A throw-away single-node Ceph RADOS Gateway (S3) on loopback, for the integration tests and
+# `deploy/demo.sh local`.
 #
 #   bash rgw.sh start DIR PORT    # mon + memstore OSD + radosgw on http://127.0.0.1:PORT
 #   bash rgw.sh stop DIR          # stop what `start DIR` started
