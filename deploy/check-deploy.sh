@@ -38,7 +38,7 @@ if command -v nginx >/dev/null 2>&1; then
   fi
 
   mkdir -p "$TMP/demo/nginx-tmp"
-  sed -e "s|@RUN_DIR@|$TMP/demo|g" -e "s|@PORT@|8080|g" "$ROOT/deploy/demo-nginx.conf" >"$TMP/demo.conf"
+  sed -e "s|@RUN_DIR@|$TMP/demo|g" -e "s|@PORT@|8080|g" -e "s|@STORE_PORT@|8081|g" "$ROOT/deploy/demo-nginx.conf" >"$TMP/demo.conf"
   if out=$(nginx -t -p "$TMP/demo/" -e "$TMP/demo/error.log" -c "$TMP/demo.conf" 2>&1); then
     ok "nginx -t deploy/demo-nginx.conf"
   else
