@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "upsign",
             dependencies: [
-                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto",
+                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto", "PerThread",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -138,7 +138,8 @@ public final class CredentialStore: Sendable {
         }
     }
 
-    private var sources: [CredentialsSource] {
+    /// The sources this store loads, in a fixed order.
+    public var sources: [CredentialsSource] {
         state.withLock { Array($0.entries.keys) }.sorted { $0.description < $1.description }
     }
 

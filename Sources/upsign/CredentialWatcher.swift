@@ -5,8 +5,9 @@ import Upsign
 
 /// Polls the credentials files for changes (an STS agent rewriting them) and logs each reload.
 enum CredentialWatcher {
-    /// Starts a thread that checks every `interval` microseconds, forever.
-    static func start(_ store: CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
+    /// Starts a thread that checks the store `store()` gives (the current configuration's) every
+    /// `interval` microseconds, forever.
+    static func start(_ store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
         let context = Unmanaged.passRetained(WatcherContext(store: store, logger: logger, interval: interval))
         var thread = pthread_t()
         pthread_create(&thread, nil, watch, context.toOpaque())
@@ -36,11 +37,11 @@ enum CredentialWatcher {
 
 /// What the watcher thread needs, handed over through `pthread_create`'s pointer.
 private final class WatcherContext {
-    let store: CredentialStore
+    let store: @Sendable () -> CredentialStore
     let logger: Logger
     let interval: UInt32
 
-    init(store: CredentialStore, logger: Logger, interval: UInt32) {
+    init(store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32) {
         self.store = store
         self.logger = logger
         self.interval = interval
@@ -52,6 +53,6 @@ private func watch(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? 
     let c = Unmanaged<WatcherContext>.fromOpaque(raw!).takeRetainedValue()
     while true {
         usleep(c.interval)
-        CredentialWatcher.log(c.store.reloadChangedFiles(), c.logger)
+        CredentialWatcher.log(c.store().reloadChangedFiles(), c.logger)
     }
 }

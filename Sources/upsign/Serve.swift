@@ -5,6 +5,7 @@ import FastCGI
 import Glibc
 import HTTPFetch
 import Logging
+import PerThread
 import Upsign
 
 /// `upsign serve`: the FastCGI worker.
@@ -86,14 +87,15 @@ struct Serve: ParsableCommand {
             ])
         }
 
-        CredentialWatcher.start(credentials, logger: logger)
-
-        let application = try Self.application(configuration, credentials: credentials, logger: logger)
+        // Requests read the application through `current`: SIGHUP replaces it whole, and a request
+        // in flight finishes with the one it started with.
+        let application = Reloadable(try Self.application(configuration, credentials: credentials, logger: logger))
+        CredentialWatcher.start({ application.current.credentials }, logger: logger)
         let threadCount = threads ?? configuration.server.threads
         let server = try FastCGIServer(
             configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),
             report: { message in logger.warning("worker", metadata: ["event": .string(message)]) },
-            handler: { application.respond(to: $0) })
+            handler: { request in application.withCurrent { $0.respond(to: request) } })
 
         let drainSeconds = UInt32(drainTimeout)
         ShutdownSignals.startWaiter { event in
@@ -111,8 +113,8 @@ struct Serve: ParsableCommand {
                 ])
                 _exit(1)
             case .reload:
-                logger.notice("SIGHUP: reading the credentials files again (the configuration is read only at start)")
-                CredentialWatcher.log(credentials.reloadAll(), logger)
+                logger.notice("SIGHUP: reading the configuration and the credentials files again")
+                Self.reload(application, path: common.configPath, logger: logger)
             }
         }
 
@@ -132,6 +134,53 @@ struct Serve: ParsableCommand {
         }
         socket.close()
         logger.notice("upsign stopped")
+    }
+
+    /// SIGHUP: the configuration is read and checked again. A bad one is refused with its problems
+    /// logged, and the running one goes on. A good one replaces the application whole; its
+    /// credentials store is kept when it names the same sources (and they are read again), so
+    /// generations and expiry carry on. The listening socket, the thread count and `max_body`
+    /// are the server's and change only with a restart.
+    static func reload(_ application: Reloadable<Application>, path: String, logger: Logger) {
+        let running = application.current
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(path: path)
+        } catch {
+            for p in error.problems {
+                logger.error("configuration reload refused; the running configuration stays", metadata: [
+                    "config.field": .string(p.path), "config.problem": .string(p.message),
+                ])
+            }
+            CredentialWatcher.log(running.credentials.reloadAll(), logger)
+            return
+        }
+        let sources = Set(configuration.profiles.values.map(\.credentials))
+        let credentials: CredentialStore
+        if sources == Set(running.credentials.sources) {
+            credentials = running.credentials
+            CredentialWatcher.log(credentials.reloadAll(), logger)
+        } else {
+            credentials = CredentialStore(
+                profiles: configuration.profiles.values, environment: ProcessEnvironment.current(), clock: Runtime.clock)
+            CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
+        }
+        let next: Application
+        do {
+            next = try Self.application(configuration, credentials: credentials, logger: logger)
+        } catch {
+            logger.error("configuration reload refused; the running configuration stays")
+            return
+        }
+        let old = running.configuration.server
+        if configuration.server.threads != old.threads || configuration.server.maxBody != old.maxBody {
+            logger.warning("server.threads and server.max_body take effect at the next restart")
+        }
+        application.replace(with: next)
+        logger.notice("configuration reloaded", metadata: [
+            "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
+            "base_path": .string(configuration.server.basePath),
+        ])
     }
 
     /// The application with its real clock, randomness, key fetcher and record file; a bad

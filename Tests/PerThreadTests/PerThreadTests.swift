@@ -27,3 +27,30 @@ struct PerThreadTests {
         #expect(counter.withValue { $0 } == 5)
     }
 }
+
+struct ReloadableTests {
+    @Test func readersSeeTheReplacementOnTheirNextRead() {
+        let value = Reloadable("first")
+        #expect(value.current == "first")
+        value.replace(with: "second")
+        #expect(value.current == "second")
+        value.replace(with: "third")
+        #expect(value.current == "third")
+        #expect(value.withCurrent { $0.count } == 5)
+        value.replace(with: "fourth")
+        #expect(value.withCurrent { $0 } == "fourth")
+    }
+
+    @Test func everyThreadSeesTheReplacement() async {
+        let value = Reloadable(0)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { _ = value.current } }
+        }
+        value.replace(with: 42)
+        let seen = await withTaskGroup(of: Int.self, returning: [Int].self) { group in
+            for _ in 0..<8 { group.addTask { value.current } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(seen == Array(repeating: 42, count: 8))
+    }
+}
