@@ -4,25 +4,30 @@ import COpenSSL
 public enum Base64 {
     /// Returns the base64 text of `bytes`.
     public static func encode(_ bytes: some ContiguousBytes) -> String {
-        bytes.withUnsafeBytes { input in
-            let outputCount = 4 * ((input.count + 2) / 3)
-            if outputCount == 0 { return "" }
-            return String(unsafeUninitializedCapacity: outputCount + 1) { out in
-                let written = EVP_EncodeBlock(
-                    out.baseAddress, input.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(input.count))
-                return Int(written)
-            }
-        }
+        encode(bytes, urlSafe: false)
     }
 
     /// Returns the URL-safe base64 text of `bytes` (RFC 4648 §5: `-` and `_` for `+` and `/`,
     /// with padding), as Qiniu's upload tokens use it.
     public static func encodeURLSafe(_ bytes: some ContiguousBytes) -> String {
-        var text = Array(encode(bytes).utf8)
-        for i in text.indices {
-            if text[i] == UInt8(ascii: "+") { text[i] = UInt8(ascii: "-") } else if text[i] == UInt8(ascii: "/") { text[i] = UInt8(ascii: "_") }
+        encode(bytes, urlSafe: true)
+    }
+
+    private static func encode(_ bytes: some ContiguousBytes, urlSafe: Bool) -> String {
+        bytes.withUnsafeBytes { input in
+            let outputCount = 4 * ((input.count + 2) / 3)
+            if outputCount == 0 { return "" }
+            return String(unsafeUninitializedCapacity: outputCount + 1) { out in
+                let written = Int(EVP_EncodeBlock(
+                    out.baseAddress, input.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(input.count)))
+                if urlSafe {
+                    for i in 0..<written {
+                        if out[i] == UInt8(ascii: "+") { out[i] = UInt8(ascii: "-") } else if out[i] == UInt8(ascii: "/") { out[i] = UInt8(ascii: "_") }
+                    }
+                }
+                return written
+            }
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     /// Returns the bytes that `text` encodes, or nil when it is not canonical padded base64.

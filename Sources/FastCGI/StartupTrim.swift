@@ -6,7 +6,7 @@ import Glibc
 /// the kernel to reclaim the process's read-only file-backed pages (`MADV_PAGEOUT`, Linux 5.4+);
 /// requests then fault back in only what they use. Pages are clean copies of files, so nothing is
 /// lost; pages another process also maps are left alone by the kernel. Measured: 22 MiB RSS under
-/// load before, about 11 MiB after (README, Performance).
+/// load before, 11-15 MiB after (README, Performance).
 public enum StartupTrim {
     /// `MADV_PAGEOUT` from <linux/mman.h> (not exported by Glibc's Swift module).
     static let pageOut: Int32 = 21

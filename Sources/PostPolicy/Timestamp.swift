@@ -18,14 +18,6 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// `2026-11-29T12:00:00.000Z`: ISO 8601 in UTC with milliseconds, as OSS and S3 policies want.
     public var iso8601Milliseconds: String { iso8601(millisecond: 0) }
 
-    /// `2026-11-29T12:00:00Z`: ISO 8601 in UTC to the second, as Google Cloud Storage policies want.
-    public var iso8601Seconds: String {
-        var s = [UInt8]()
-        s.reserveCapacity(20)
-        appendISO8601(to: &s, millisecond: nil)
-        return String(decoding: s, as: UTF8.self)
-    }
-
     /// ISO 8601 in UTC with the given millisecond (0...999) appended to this whole second.
     public func iso8601(millisecond: Int) -> String {
         var s = [UInt8]()
@@ -34,7 +26,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         return String(decoding: s, as: UTF8.self)
     }
 
-    /// Appends the ISO 8601 text to `s`: with `.fff` when `millisecond` (clamped to 0...999) is given.
+    /// Appends the ISO 8601 text to `s`: with `.fff` when `millisecond` (clamped to 0...999) is
+    /// given, else to the second (`2026-11-29T12:00:00Z`, as Google Cloud Storage policies want).
     public func appendISO8601(to s: inout [UInt8], millisecond: Int?) {
         let t = utc
         Self.append(t.year, width: 4, to: &s); s.append(UInt8(ascii: "-"))

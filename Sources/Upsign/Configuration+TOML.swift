@@ -359,9 +359,6 @@ private struct TableReader {
                 problem("\(path).format", "must be one of " + ResponseFormat.allCases.map(\.rawValue).joined(separator: ", "))
             }
         }
-        if format.isAliyunOnly && provider != .aliyunOSS {
-            problem("\(path).format", "format \"\(format.rawValue)\" answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy")
-        }
         // V4 is the default; the Java bean has no place for V4 fields, so java profiles sign V1.
         if format == .java, signature == .v4 {
             problem("\(path).signature", "format \"java\" answers the Java bean, which carries only V1 fields; use \"v1\" or format \"native\"")
@@ -448,7 +445,7 @@ private struct TableReader {
         for f in formats {
             let field = f == format ? "\(path).format" : "\(path).formats"
             if f.isAliyunOnly && provider != .aliyunOSS {
-                if f != format { problem(field, "format \"\(f.rawValue)\" answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy") }
+                problem(field, "format \"\(f.rawValue)\" answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy")
                 continue
             }
             if !f.handsOverFields && pins.needFieldsHandedOver {

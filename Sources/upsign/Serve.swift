@@ -78,14 +78,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
 
-        let credentials = CredentialStore(
-            profiles: configuration.profiles.values, environment: ProcessEnvironment.current(), clock: Runtime.clock)
-        CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
-        for (source, error) in credentials.failures {
-            logger.error("credentials unavailable; profiles using them answer 503", metadata: [
-                "credentials.source": .string(source.description), "error": .string(error.description),
-            ])
-        }
+        let credentials = Self.loadCredentials(configuration, logger: logger)
 
         // Requests read the application through `current`: SIGHUP replaces it whole, and a request
         // in flight finishes with the one it started with.
@@ -136,6 +129,20 @@ struct Serve: ParsableCommand {
         logger.notice("upsign stopped")
     }
 
+    /// The credentials of every profile of `configuration`, with one log line per source loaded
+    /// and one per source that could not be (its profiles answer 503 until it loads).
+    static func loadCredentials(_ configuration: Configuration, logger: Logger) -> CredentialStore {
+        let credentials = CredentialStore(
+            profiles: configuration.profiles.values, environment: ProcessEnvironment.current(), clock: Runtime.clock)
+        CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
+        for (source, error) in credentials.failures {
+            logger.error("credentials unavailable; profiles using them answer 503", metadata: [
+                "credentials.source": .string(source.description), "error": .string(error.description),
+            ])
+        }
+        return credentials
+    }
+
     /// SIGHUP: the configuration is read and checked again. A bad one is refused with its problems
     /// logged, and the running one goes on. A good one replaces the application whole; its
     /// credentials store is kept when it names the same sources (and they are read again), so
@@ -161,9 +168,7 @@ struct Serve: ParsableCommand {
             credentials = running.credentials
             CredentialWatcher.log(credentials.reloadAll(), logger)
         } else {
-            credentials = CredentialStore(
-                profiles: configuration.profiles.values, environment: ProcessEnvironment.current(), clock: Runtime.clock)
-            CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
+            credentials = Self.loadCredentials(configuration, logger: logger)
         }
         let next: Application
         do {
