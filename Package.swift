@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // System libraries, reached only through their Swift wrappers.
@@ -39,6 +40,7 @@ let package = Package(
                 "CGI", "Crypto", "JSONText", "PostPolicy", "PerThread",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -71,4 +73,21 @@ let package = Package(
 // imports, must not leak into the request path unnoticed).
 for target in package.targets where target.type != .system {
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}
+
+// libFuzzer targets (Fuzz/run.sh builds and runs them): declared only when UPSIGN_FUZZ=1, so a
+// plain `swift build` or `swift test` never sees them. Fuzz/run.sh builds each with
+// `--product NAME -c release --sanitize=fuzzer --sanitize=address` in .build-fuzz/.
+if Context.environment["UPSIGN_FUZZ"] == "1" {
+    let fuzzSettings: [SwiftSetting] = [
+        .unsafeFlags(["-parse-as-library"]), .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+    package.targets += [
+        .target(
+            name: "FuzzSupport", dependencies: ["CGI", "Crypto", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/Support", swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+        .executableTarget(
+            name: "fuzz-config", dependencies: ["FuzzSupport", "Upsign", "CGI", "PostPolicy"],
+            path: "Fuzz/Config", swiftSettings: fuzzSettings),
+    ]
 }

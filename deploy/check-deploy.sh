@@ -61,6 +61,12 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   else
     bad "systemd-analyze verify deploy/systemd/upsign.{socket,service}"; printf '%s\n' "$out"
   fi
+  # The hardening, scored offline by systemd itself (0 = fully confined, 10 = unprotected).
+  if out=$(cd "$TMP/units" && systemd-analyze security --offline=true --threshold=20 --no-pager ./upsign.service 2>&1); then
+    ok "systemd-analyze security: $(grep -o 'exposure level for upsign.service: .*' <<<"$out")"
+  else
+    bad "systemd-analyze security deploy/systemd/upsign.service (exposure above 2.0)"; printf '%s\n' "$out" | grep -v '✓'
+  fi
 else
   bad "systemd-analyze not installed (bash deploy/install-deps.sh)"
 fi

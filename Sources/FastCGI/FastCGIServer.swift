@@ -86,6 +86,13 @@ public final class FastCGIServer: Sendable {
         slots = (0..<configuration.threads).map { _ in WorkerSlot() }
     }
 
+    /// How many worker threads there are, how many are answering a request, and how many wait
+    /// for the next request on a kept-alive connection (the rest wait for a new connection).
+    public var threadStates: (threads: Int, busy: Int, idleOnConnection: Int) {
+        let idle = slots.reduce(0) { n, slot in n + (slot.state.withLock { $0.idleOnConnection && !$0.exited } ? 1 : 0) }
+        return (slots.count - exitedWorkers.load(ordering: .relaxed), requestsInFlight, idle)
+    }
+
     /// True once `beginShutdown()` was called.
     public var isStopping: Bool { stopping.load(ordering: .acquiring) }
 

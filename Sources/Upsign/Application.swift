@@ -1,4 +1,5 @@
 import CGI
+import JSONText
 import Logging
 import PostPolicy
 
@@ -21,18 +22,26 @@ public struct Application: Sendable {
     public let publicKeys: PublicKeyStore
     /// Where verified uploads are recorded, if configured.
     public let records: RecordLog?
+    /// Counters and histograms served at `{base_path}/metrics`; nil answers that route 404.
+    public let metrics: ServiceMetrics?
+    /// A monotonic clock in nanoseconds, for request durations.
+    public let monotonicNanoseconds: @Sendable () -> UInt64
     /// Derived V4 signing keys, shared by every request.
     private let signingKeys = SigningKeyCache()
     private let policyPath: String
     private let healthPath: String
     private let callbackPath: String
+    private let metricsPath: String
 
     /// Creates the application.
     public init(
         configuration: Configuration, credentials: CredentialStore,
         clock: @escaping @Sendable () -> Timestamp, uuid: @escaping @Sendable () -> String?, logger: Logger,
-        publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil
+        publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil,
+        metrics: ServiceMetrics? = nil, monotonicNanoseconds: @escaping @Sendable () -> UInt64 = { 0 }
     ) {
+        self.metrics = configuration.server.metrics ? metrics : nil
+        self.monotonicNanoseconds = monotonicNanoseconds
         self.publicKeys = publicKeys
         self.records = records
         self.configuration = configuration
@@ -43,62 +52,146 @@ public struct Application: Sendable {
         policyPath = configuration.server.basePath + "/policy"
         healthPath = configuration.server.basePath + "/healthz"
         callbackPath = configuration.server.basePath + "/callback"
+        metricsPath = configuration.server.basePath + "/metrics"
     }
 
     /// Answers one request. Never traps on input: every failure is a JSON error response.
+    /// Counts it in `metrics` and logs one line for it: at `info`, or `error` for a 5xx.
     public func respond(to request: CGIRequest) -> CGIResponse {
+        let started = monotonicNanoseconds()
+        var outcome = Outcome()
         let response: CGIResponse
         let method = request.method
         switch request.path {
         case policyPath:
+            outcome.route = .policy
             guard method == "GET" || method == "POST" else {
-                response = APIError.methodNotAllowed(["GET", "POST"]).response
+                response = outcome.failed(.methodNotAllowed(["GET", "POST"]))
                 break
             }
-            switch issuePolicy(request) {
+            switch issuePolicy(request, outcome: &outcome) {
             case .success(let body): response = JSONResponse.ok(body)
-            case .failure(let error): response = error.response
+            case .failure(let error): response = outcome.failed(error)
             }
         case healthPath:
+            outcome.route = .healthz
             guard method == "GET" || method == "HEAD" else {
-                response = APIError.methodNotAllowed(["GET", "HEAD"]).response
+                response = outcome.failed(.methodNotAllowed(["GET", "HEAD"]))
                 break
             }
-            response = JSONResponse.ok(Array(#"{"status":"ok"}"#.utf8))
+            response = health()
         case callbackPath:
+            outcome.route = .callback
             guard method == "POST" else {
-                response = APIError.methodNotAllowed(["POST"]).response
+                response = outcome.failed(.methodNotAllowed(["POST"]))
                 break
             }
             switch verifyCallback(request) {
-            case .success(let body): response = JSONResponse.ok(body)
-            case .failure(let error): response = error.response
+            case .success(let body):
+                metrics?.callbackChecked(outcome: "verified")
+                response = JSONResponse.ok(body)
+            case .failure(let error):
+                metrics?.callbackChecked(outcome: error.code)
+                response = outcome.failed(error)
             }
+        case metricsPath where metrics != nil:
+            outcome.route = .metrics
+            guard method == "GET" || method == "HEAD" else {
+                response = outcome.failed(.methodNotAllowed(["GET", "HEAD"]))
+                break
+            }
+            response = CGIResponse(
+                status: 200, headers: Self.metricsHeaders, body: metrics!.render(credentials: credentials, now: clock()))
         default:
-            response = APIError.notFound.response
+            response = outcome.failed(.notFound)
         }
-        if response.status >= 500 {
-            logger.warning("request failed", metadata: Self.metadata(request, response))
-        } else {
-            logger.debug("request", metadata: Self.metadata(request, response))
+        let elapsed = monotonicNanoseconds() &- started
+        if let metrics {
+            metrics.requestAnswered(route: outcome.route, profile: outcome.profile, status: response.status)
+            if outcome.route == .policy, response.status == 200, let profile = outcome.profile {
+                metrics.policySigned(profile: profile, seconds: Double(elapsed) / 1e9)
+            }
         }
+        logger.log(
+            level: response.status >= 500 ? .error : .info, "request",
+            metadata: Self.metadata(request, response, outcome, elapsedNanoseconds: elapsed))
         return response
     }
 
-    private static func metadata(_ request: CGIRequest, _ response: CGIResponse) -> Logger.Metadata {
+    private static let metricsHeaders = [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")]
+
+    /// What `respond` learnt about a request on its way, for the metrics and the log line.
+    struct Outcome {
+        var route = ServiceMetrics.Route.unknown
+        /// The profile used; only ever a configured name, so metric labels stay bounded.
+        var profile: String?
+        /// The authenticated user, once validated.
+        var user: String?
+        /// The error code answered, if any.
+        var error: String?
+
+        mutating func failed(_ error: APIError) -> CGIResponse {
+            self.error = error.code
+            return error.response
+        }
+    }
+
+    /// The request's log line: id (nginx's `$request_id` when passed), route, profile, status,
+    /// duration and user. No parameter values, no policy, never a credential.
+    private static func metadata(_ request: CGIRequest, _ response: CGIResponse, _ outcome: Outcome, elapsedNanoseconds: UInt64) -> Logger.Metadata {
         var m: Logger.Metadata = [
-            "request.method": .string(request.method),
-            "request.path": .string(String(request.path.prefix(256))),
-            "response.status": .stringConvertible(response.status),
+            "request.method": .string(String(request.method.prefix(16))),
+            "route": .string(outcome.route.rawValue),
+            "status": .stringConvertible(response.status),
+            "duration_us": .stringConvertible(elapsedNanoseconds / 1000),
         ]
+        if outcome.route == .unknown { m["request.path"] = .string(String(request.path.prefix(256))) }
         if let id = request.param("REQUEST_ID") ?? request.param("HTTP_X_REQUEST_ID") {
             m["request.id"] = .string(String(id.prefix(64)))
         }
+        if let profile = outcome.profile { m["profile"] = .string(profile) }
+        if let user = outcome.user { m["user"] = .string(user) }
+        if let error = outcome.error { m["error"] = .string(error) }
         return m
+    }
+
+    /// `{base_path}/healthz`: 200 when every credentials source has credentials that have not
+    /// expired, else 503; either way with the counts (and the soonest expiry, for temporary
+    /// credentials), never a source's name or a key.
+    func health() -> CGIResponse {
+        let now = clock()
+        let loaded = credentials.loaded
+        let unavailable = credentials.failures.count
+        let expiries = loaded.compactMap(\.expiration)
+        let expired = expiries.filter { $0 <= now }.count
+        let healthy = unavailable == 0 && expired == 0
+        var w = JSONWriter(capacity: 128)
+        w.beginObject()
+        w.field("status", healthy ? "ok" : "unavailable")
+        w.key("credentials")
+        w.beginObject()
+        w.key("sources")
+        w.integer(loaded.count + unavailable)
+        w.key("unavailable")
+        w.integer(unavailable)
+        w.key("expired")
+        w.integer(expired)
+        if let soonest = expiries.min() {
+            w.key("expires_in")
+            w.integer(soonest.secondsSince1970 - now.secondsSince1970)
+        }
+        w.endObject()
+        w.endObject()
+        return CGIResponse(status: healthy ? 200 : 503, headers: JSONResponse.headers, body: w.bytes)
     }
 
     /// Issues a policy for `request`: parameters, profile, identity, credentials, then the signer.
     public func issuePolicy(_ request: CGIRequest) -> Result<[UInt8], APIError> {
+        var outcome = Outcome()
+        return issuePolicy(request, outcome: &outcome)
+    }
+
+    func issuePolicy(_ request: CGIRequest, outcome: inout Outcome) -> Result<[UInt8], APIError> {
         switch request.body {
         case .bytes: break
         case .tooLarge: return .failure(.bodyTooLarge(limit: configuration.server.maxBody))
@@ -122,6 +215,7 @@ public struct Application: Sendable {
             }
             profile = p
         }
+        outcome.profile = profile.name
         if !profile.apps.isEmpty {
             guard let param = configuration.server.tenantParam, let tenant = request.param(param), profile.apps.contains(tenant) else {
                 return .failure(.profileForbidden)
@@ -134,6 +228,7 @@ public struct Application: Sendable {
             case .failure(let e): return .failure(e)
             }
         }
+        outcome.user = user
         if profile.requireUser && user == nil { return .failure(.identityRequired) }
 
         guard let uuid = uuid() else {

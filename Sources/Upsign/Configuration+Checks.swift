@@ -4,14 +4,29 @@ import Glibc
 extension Configuration {
     /// Problems that only show when the files a configuration names are read: credentials files
     /// that are missing, unreadable, too open or malformed. (Environment credentials are not
-    /// checked: the shell running the check is not the service's environment.)
-    public func credentialFileProblems() -> [ConfigurationError.Problem] {
+    /// checked: the shell running the check is not the service's environment.) A file in
+    /// `$CREDENTIALS_DIRECTORY` is checked only when `environment` has that variable.
+    public func credentialFileProblems(environment: [String: String] = [:]) -> [ConfigurationError.Problem] {
         profiles.keys.sorted().compactMap { name in
-            guard let profile = profiles[name], case .file = profile.credentials,
-                case .failure(let error) = CredentialStore.load(profile.credentials, environment: [:])
+            guard let profile = profiles[name], case .file(let path) = profile.credentials,
+                !Self.isUnresolvedSystemdCredential(path, environment),
+                case .failure(let error) = CredentialStore.load(profile.credentials, environment: environment)
             else { return nil }
             return .init(path: "profiles.\(name).credentials", message: error.description)
         }
+    }
+
+    /// Notes on what `credentialFileProblems` could not check: systemd credentials outside the
+    /// service (`$CREDENTIALS_DIRECTORY` exists only in its environment).
+    public func credentialNotes(environment: [String: String]) -> [String] {
+        profiles.keys.sorted().compactMap { name in
+            guard case .file(let path)? = profiles[name]?.credentials, Self.isUnresolvedSystemdCredential(path, environment) else { return nil }
+            return "profiles.\(name).credentials: \(path) is not checked here; systemd sets CREDENTIALS_DIRECTORY when it starts the service"
+        }
+    }
+
+    private static func isUnresolvedSystemdCredential(_ path: String, _ environment: [String: String]) -> Bool {
+        path.hasPrefix(CredentialStore.credentialsDirectoryPrefix) && environment["CREDENTIALS_DIRECTORY"] == nil
     }
 
     /// The pinned callback public key, read and parsed; nil when none is configured.

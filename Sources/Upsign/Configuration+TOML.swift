@@ -215,7 +215,7 @@ private struct TableReader {
 
     mutating func serverSettings(_ t: TOMLTable) -> ServerSettings {
         let path = "server"
-        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile", "max_expires_in", "tenant_param"])
+        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile", "max_expires_in", "tenant_param", "metrics"])
         var s = ServerSettings()
         if var base = string(t, "base_path", path) {
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
@@ -238,6 +238,7 @@ private struct TableReader {
         if let n = int(t, "max_body", path, 0...(16 << 20)) { s.maxBody = n }
         if let name = string(t, "default_profile", path) { s.defaultProfile = name }
         if let n = int(t, "max_expires_in", path, 1...604_800) { s.maxExpiresIn = n }
+        if let on = bool(t, "metrics", path) { s.metrics = on }
         if let name = string(t, "tenant_param", path) {
             if name.isEmpty || name.utf8.count > 64 || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") }) {
                 problem("\(path).tenant_param", "must be a FastCGI param name (letters, digits, '_')")
@@ -380,10 +381,14 @@ private struct TableReader {
         if let s = string(t, "credentials", path) {
             if s == "env" {
                 credentials = storeEnvironment
-            } else if s.hasPrefix("/") {
+            } else if s.hasPrefix("/")
+                || (s.hasPrefix(CredentialStore.credentialsDirectoryPrefix)
+                    && s.count > CredentialStore.credentialsDirectoryPrefix.count
+                    && !s.dropFirst(CredentialStore.credentialsDirectoryPrefix.count).contains("/"))
+            {
                 credentials = .file(path: s)
             } else {
-                problem("\(path).credentials", "must be \"env\" or an absolute file path")
+                problem("\(path).credentials", "must be \"env\", an absolute file path or \"$CREDENTIALS_DIRECTORY/NAME\" (systemd LoadCredential=)")
             }
         }
         let idEnv = string(t, "access_key_id_env", path)

@@ -32,6 +32,8 @@ public struct ServerSettings: Sendable {
     public var maxExpiresIn = 3600
     /// The param naming the tenant (application) a request is for; profiles with `apps` need it.
     public var tenantParam: String?
+    /// Serve `{base_path}/metrics` (Prometheus text); the web server must restrict who reads it.
+    public var metrics = true
 }
 
 /// The `[callback]` table.

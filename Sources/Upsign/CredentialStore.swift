@@ -26,6 +26,8 @@ public final class CredentialStore: Sendable {
         public let generation: UInt64
         /// When temporary credentials stop working, if known.
         public let expiration: Timestamp?
+        /// When this generation was loaded.
+        public var loadedAt = Timestamp(secondsSince1970: 0)
     }
 
     /// What a reload did to one source, for the log.
@@ -103,11 +105,11 @@ public final class CredentialStore: Sendable {
         return results[source] ?? .failure(LoadError(description: "credentials \(source) were not loaded"))
     }
 
-    /// Every source's current generation, for the start-up log.
-    public var loaded: [(source: CredentialsSource, generation: UInt64, expiration: Timestamp?)] {
+    /// Every source's current generation, for the start-up log, health and metrics.
+    public var loaded: [(source: CredentialsSource, generation: UInt64, expiration: Timestamp?, loadedAt: Timestamp)] {
         state.withLock { s in
             s.entries.compactMap { source, entry in
-                entry.snapshot.map { (source, $0.generation, $0.expiration) }
+                entry.snapshot.map { (source, $0.generation, $0.expiration, $0.loadedAt) }
             }
         }.sorted { $0.source.description < $1.source.description }
     }
@@ -147,7 +149,7 @@ public final class CredentialStore: Sendable {
     private func reload(_ source: CredentialsSource, force: Bool) -> ReloadEvent? {
         let stamp: FileStamp?
         if case .file(let path) = source {
-            stamp = Self.stamp(path)
+            stamp = Self.resolve(path, environment: environment).flatMap(Self.stamp)
             let unchanged = state.withLock { $0.entries[source]?.stamp == stamp && $0.entries[source] != nil }
             if unchanged && !force { return nil }
         } else {
@@ -170,7 +172,8 @@ public final class CredentialStore: Sendable {
             case .success(let contents):
                 // The signing threads' kept HMAC contexts may hold the secret being replaced.
                 HMAC.forgetKeptKeys()
-                let snapshot = Snapshot(credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration)
+                let snapshot = Snapshot(
+                    credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration, loadedAt: now)
                 s.nextGeneration += 1
                 entry.snapshot = snapshot
                 entry.lastError = nil
@@ -210,8 +213,22 @@ public final class CredentialStore: Sendable {
             return validated(Credentials(accessKeyId: i, secret: Secret(s), securityToken: token.flatMap(value)), source: "environment (\(id))")
                 .map { CredentialsFile.Contents(credentials: $0, expiration: nil) }
         case .file(let path):
-            return fromFile(path)
+            guard let resolved = resolve(path, environment: environment) else {
+                return .failure(LoadError(description: "\(path): CREDENTIALS_DIRECTORY is not set (systemd sets it for a service with LoadCredential=)"))
+            }
+            return fromFile(resolved)
         }
+    }
+
+    /// The prefix of a credentials path inside systemd's credentials directory.
+    public static let credentialsDirectoryPrefix = "$CREDENTIALS_DIRECTORY/"
+
+    /// `path` with a leading `$CREDENTIALS_DIRECTORY/` replaced by that variable's value (nil
+    /// when it is unset); other paths as they are.
+    static func resolve(_ path: String, environment: [String: String]) -> String? {
+        guard path.hasPrefix(credentialsDirectoryPrefix) else { return path }
+        guard let dir = environment["CREDENTIALS_DIRECTORY"], dir.hasPrefix("/") else { return nil }
+        return dir + "/" + path.dropFirst(credentialsDirectoryPrefix.count)
     }
 
     /// `OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET`/`OSS_SESSION_TOKEN`, falling back as a pair to

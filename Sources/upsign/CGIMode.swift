@@ -17,7 +17,7 @@ enum CGIMode {
     static func answer(configuration: Configuration, logger: Logger) throws {
         let environment = ProcessEnvironment.current()
         let credentials = CredentialStore(profiles: configuration.profiles.values, environment: environment, clock: Runtime.clock)
-        let application = try Serve.application(configuration, credentials: credentials, logger: logger)
+        let application = try Serve.application(configuration, credentials: credentials, metrics: nil, logger: logger)
         let body = readBody(environment["CONTENT_LENGTH"], limit: configuration.server.maxBody)
         let request = CGIRequest(params: CGIParams(environment), body: body)
         let response = application.respond(to: request)

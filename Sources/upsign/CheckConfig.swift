@@ -16,8 +16,9 @@ struct CheckConfig: ParsableCommand {
         var profileCount = 0
         do {
             let configuration = try Configuration.load(path: config)
-            problems = configuration.credentialFileProblems() + configuration.callbackFileProblems()
-            warnings = configuration.tenantWarnings()
+            let environment = ProcessEnvironment.current()
+            problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems()
+            warnings = configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
             profileCount = configuration.profiles.count
         } catch {
             problems = error.problems

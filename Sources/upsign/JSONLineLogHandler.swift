@@ -4,7 +4,8 @@ import Logging
 import PostPolicy
 
 /// Writes one JSON object per log line to stderr, in a single `write(2)` so that lines from
-/// different threads never interleave. Keys: `ts`, `level`, `msg`, then the metadata (dotted keys).
+/// different threads never interleave. Keys: `ts`, `level`, `msg`, then the metadata (dotted keys,
+/// sorted); integers logged with `.stringConvertible` are JSON numbers, everything else a string.
 struct JSONLineLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -27,7 +28,13 @@ struct JSONLineLogHandler: LogHandler {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         for key in merged.keys.sorted() {
-            w.field(key, merged[key]!.description)
+            switch merged[key]! {
+            case .stringConvertible(let n as any BinaryInteger):
+                w.key(key)
+                w.integer(Int64(truncatingIfNeeded: n))
+            case let value:
+                w.field(key, value.description)
+            }
         }
         w.endObject()
         var bytes = w.bytes

@@ -79,16 +79,23 @@ struct Serve: ParsableCommand {
         }
 
         let credentials = Self.loadCredentials(configuration, logger: logger)
+        let metrics = ServiceMetrics(version: BuildInfo.version, startTime: Runtime.clock())
 
         // Requests read the application through `current`: SIGHUP replaces it whole, and a request
         // in flight finishes with the one it started with.
-        let application = Reloadable(try Self.application(configuration, credentials: credentials, logger: logger))
+        let application = Reloadable(try Self.application(configuration, credentials: credentials, metrics: metrics, logger: logger))
         CredentialWatcher.start({ application.current.credentials }, logger: logger)
         let threadCount = threads ?? configuration.server.threads
         let server = try FastCGIServer(
             configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),
             report: { message in logger.warning("worker", metadata: ["event": .string(message)]) },
             handler: { request in application.withCurrent { $0.respond(to: request) } })
+        metrics.setSampler {
+            let threads = server.threadStates
+            return ServiceMetrics.ServerSample(
+                threads: threads.threads, busy: threads.busy, idleOnConnection: threads.idleOnConnection,
+                residentBytes: ProcessStatistics.residentBytes(), openFileDescriptors: ProcessStatistics.openFileDescriptors())
+        }
 
         let drainSeconds = UInt32(drainTimeout)
         ShutdownSignals.startWaiter { event in
@@ -107,12 +114,13 @@ struct Serve: ParsableCommand {
                 _exit(1)
             case .reload:
                 logger.notice("SIGHUP: reading the configuration and the credentials files again")
-                Self.reload(application, path: common.configPath, logger: logger)
+                metrics.configurationReloaded(applied: Self.reload(application, path: common.configPath, metrics: metrics, logger: logger))
             }
         }
 
         StartupTrim.schedule()
         logger.notice("upsign started", metadata: [
+            "version": .string(BuildInfo.version),
             "listen": .string(socket.origin),
             "threads": .stringConvertible(threadCount),
             "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
@@ -148,7 +156,9 @@ struct Serve: ParsableCommand {
     /// credentials store is kept when it names the same sources (and they are read again), so
     /// generations and expiry carry on. The listening socket, the thread count and `max_body`
     /// are the server's and change only with a restart.
-    static func reload(_ application: Reloadable<Application>, path: String, logger: Logger) {
+    /// Returns whether the new configuration was applied.
+    @discardableResult
+    static func reload(_ application: Reloadable<Application>, path: String, metrics: ServiceMetrics?, logger: Logger) -> Bool {
         let running = application.current
         let configuration: Configuration
         do {
@@ -160,7 +170,7 @@ struct Serve: ParsableCommand {
                 ])
             }
             CredentialWatcher.log(running.credentials.reloadAll(), logger)
-            return
+            return false
         }
         let sources = Set(configuration.profiles.values.map(\.credentials))
         let credentials: CredentialStore
@@ -172,10 +182,10 @@ struct Serve: ParsableCommand {
         }
         let next: Application
         do {
-            next = try Self.application(configuration, credentials: credentials, logger: logger)
+            next = try Self.application(configuration, credentials: credentials, metrics: metrics, logger: logger)
         } catch {
             logger.error("configuration reload refused; the running configuration stays")
-            return
+            return false
         }
         let old = running.configuration.server
         if configuration.server.threads != old.threads || configuration.server.maxBody != old.maxBody {
@@ -186,11 +196,14 @@ struct Serve: ParsableCommand {
             "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
             "base_path": .string(configuration.server.basePath),
         ])
+        return true
     }
 
     /// The application with its real clock, randomness, key fetcher and record file; a bad
     /// pinned callback key is a configuration error (exit 78).
-    static func application(_ configuration: Configuration, credentials: CredentialStore, logger: Logger) throws -> Application {
+    static func application(
+        _ configuration: Configuration, credentials: CredentialStore, metrics: ServiceMetrics?, logger: Logger
+    ) throws -> Application {
         let pinnedKey: PublicKey?
         switch configuration.pinnedCallbackKey() {
         case .success(let k): pinnedKey = k
@@ -206,6 +219,7 @@ struct Serve: ParsableCommand {
         return Application(
             configuration: configuration, credentials: credentials,
             clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
-            publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) })
+            publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) },
+            metrics: metrics, monotonicNanoseconds: Runtime.monotonicNanoseconds)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import Upsign
 
 /// `upsign`: issues signed browser-POST upload policies as a FastCGI worker behind nginx.
 @main
@@ -11,6 +12,7 @@ struct UpsignCommand: ParsableCommand {
             Credentials come from the environment (OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, \
             OSS_SESSION_TOKEN) or a credentials file named in the configuration; never from arguments.
             """,
+        version: BuildInfo.version,
         subcommands: [Serve.self, Sign.self, CheckConfig.self],
         defaultSubcommand: Serve.self
     )

@@ -329,7 +329,7 @@ pid {dir}/nginx.pid;
 error_log {dir}/error.log info;
 events {{ worker_connections 1024; }}
 http {{
-    log_format upsign '$status $upstream_status $request_method "$request_uri"';
+    log_format upsign '$status $upstream_status $request_method "$request_uri" $request_id';
     access_log {dir}/access.log upsign;
     client_body_temp_path {dir}/client_body;
     fastcgi_temp_path {dir}/fastcgi;
@@ -347,6 +347,7 @@ http {{
             fastcgi_keep_conn on;
             include {fastcgi_params};
             fastcgi_param UPSIGN_USER $http_x_test_user;
+            fastcgi_param REQUEST_ID $request_id;
             {extra_location}
         }}
     }}

@@ -34,7 +34,7 @@ def ok_json(r):
 
 def test_healthz_get(stack):
     r = stack.request("GET", "/upload/healthz")
-    assert ok_json(r) == {"status": "ok"}
+    assert ok_json(r) == {"status": "ok", "credentials": {"sources": 1, "unavailable": 0, "expired": 0}}
 
 
 def test_healthz_head(stack):

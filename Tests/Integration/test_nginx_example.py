@@ -178,7 +178,19 @@ def test_example_refuses_without_session(example_running):
     helpers.assert_http_error(r, "identity_required")
 
 
-def test_example_healthz_and_unknown_route(example_running):
+def test_example_healthz_metrics_and_unknown_route(example_running):
     r = _get(example_running + "/upload/healthz")
-    assert r.status_code == 200 and r.json() == {"status": "ok"}, r.text
+    assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+    m = _get(example_running + "/upload/metrics")
+    assert m.status_code == 200, m.text
+    assert m.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert re.search(r'^upsign_requests_total\{route="healthz",profile="",status="200"\} 1$', m.text, re.M), m.text
     helpers.assert_http_error(_get(example_running + "/upload/nope"), "not_found")
+
+
+def test_example_restricts_health_and_metrics_to_this_host(example_text):
+    live = "\n".join(line.split("#", 1)[0] for line in example_text.splitlines())
+    m = re.search(r"location\s+~\s+\^/upload/\(healthz\|metrics\)\$\s*\{([^}]*)\}", live)
+    assert m, "no location for /upload/healthz and /upload/metrics"
+    body = m.group(1)
+    assert re.search(r"allow\s+127\.0\.0\.1;", body) and re.search(r"deny\s+all;", body), body

@@ -193,10 +193,11 @@ struct ApplicationTests {
         #expect(soon.bodyText.contains(#""expiresAt":"2026-01-03T00:01:00.000Z""#))
     }
 
-    @Test func healthzAnswersOK() {
+    @Test func healthzSaysWhenAProfileCannotSign() {
+        // Profile "open" names a credentials file that does not exist.
         let r = get("/upload/healthz", user: nil)
-        #expect(r.status == 200)
-        #expect(r.bodyText == #"{"status":"ok"}"#)
+        #expect(r.status == 503)
+        #expect(r.bodyText == #"{"status":"unavailable","credentials":{"sources":2,"unavailable":1,"expired":0}}"#)
     }
 
     @Test func theSecretAppearsInNoAnswer() {

@@ -77,6 +77,34 @@ struct CredentialStoreTests {
         #expect(second.credentials == Credentials(accessKeyId: "gen2", secret: Secret("s2"), securityToken: "t2"))
     }
 
+    @Test func aFileInSystemdsCredentialsDirectoryIsFoundThroughItsVariable() throws {
+        let path = try writeFile(#"{"AccessKeyId":"fromsystemd","AccessKeySecret":"s1"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let source = try #require(
+            try Configuration.parse(toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\ncredentials = \"$CREDENTIALS_DIRECTORY/\(name)\"\n")
+                .profiles["a"]?.credentials)
+        #expect(source == .file(path: "$CREDENTIALS_DIRECTORY/\(name)"))
+        let store = CredentialStore(profiles: [try profile(source)], environment: ["CREDENTIALS_DIRECTORY": dir])
+        #expect(try store.snapshot(for: source).get().credentials.accessKeyId == "fromsystemd")
+        #expect(store.reloadChangedFiles().isEmpty)
+
+        let unset = CredentialStore(profiles: [try profile(source)], environment: [:])
+        guard case .failure(let e) = unset.snapshot(for: source) else {
+            Issue.record("loaded without CREDENTIALS_DIRECTORY")
+            return
+        }
+        #expect(e.description.contains("CREDENTIALS_DIRECTORY is not set"))
+    }
+
+    @Test(arguments: ["$CREDENTIALS_DIRECTORY/", "$CREDENTIALS_DIRECTORY/../etc/passwd", "$CREDENTIALS_DIRECTORY/a/b", "$HOME/oss.json", "oss.json"])
+    func credentialsPathsOutsideTheDirectoryOrRelativeAreRefused(_ value: String) {
+        #expect(throws: ConfigurationError.self) {
+            try Configuration.parse(toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\ncredentials = \"\(value)\"\n")
+        }
+    }
+
     @Test func aBrokenRewriteKeepsThePreviousCredentials() throws {
         let path = try writeFile(#"{"AccessKeyId":"gen1","AccessKeySecret":"s1"}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }

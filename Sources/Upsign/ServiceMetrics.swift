@@ -1,0 +1,219 @@
+import PerThread
+import PostPolicy
+import Prometheus
+import Synchronization
+
+/// What the worker reports at `{base_path}/metrics`, in the Prometheus text format.
+///
+/// One instance lives for the whole process (a SIGHUP reload keeps it, so counters carry on).
+/// The request path touches only atomics and one lock-protected histogram: each thread keeps its
+/// own references to the counters it has used, so the registry's lock is taken once per thread
+/// and label set, not once per request. Gauges (threads, credentials, memory) are read when
+/// scraped, from the `sampler` the server installs.
+public final class ServiceMetrics: Sendable {
+    /// The route a request took; a label value.
+    public enum Route: String, Sendable {
+        case policy, healthz, callback, metrics
+        /// Any path upsign does not serve (answered 404).
+        case unknown
+    }
+
+    /// What the server knows that the application does not: its threads and the process.
+    public struct ServerSample: Sendable {
+        /// Worker threads in all.
+        public var threads: Int
+        /// Threads answering a request right now.
+        public var busy: Int
+        /// Threads waiting for the next request on a kept-alive connection.
+        public var idleOnConnection: Int
+        /// Resident memory in bytes, if known.
+        public var residentBytes: Int?
+        /// Open file descriptors, if known.
+        public var openFileDescriptors: Int?
+
+        /// Creates a sample.
+        public init(threads: Int, busy: Int, idleOnConnection: Int, residentBytes: Int? = nil, openFileDescriptors: Int? = nil) {
+            self.threads = threads
+            self.busy = busy
+            self.idleOnConnection = idleOnConnection
+            self.residentBytes = residentBytes
+            self.openFileDescriptors = openFileDescriptors
+        }
+    }
+
+    private struct RequestKey: Hashable {
+        var route: Route
+        var profile: String
+        var status: Int
+    }
+
+    private let registry = PrometheusCollectorRegistry()
+    private let requestCounters = PerThread<[RequestKey: Counter]> { [:] }
+    private let signingHistograms = PerThread<[String: ValueHistogram]> { [:] }
+    private let callbackCounters = PerThread<[String: Counter]> { [:] }
+    private let sampler = Mutex<(@Sendable () -> ServerSample)?>(nil)
+    private let credentialGauges = Mutex<[String: Gauge]>([:])
+    private let threads: (busy: Gauge, idle: Gauge, waiting: Gauge)
+    private let inFlight: Gauge
+    private let residentMemory: Gauge
+    private let openFiles: Gauge
+
+    /// Upper bounds of the signing-latency buckets, in seconds: signing takes microseconds, so
+    /// the buckets start at 5 µs; a request that waits for a lock or the CPU shows up above 1 ms.
+    public static let signingBuckets: [Double] = [
+        0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.1,
+    ]
+
+    private static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "requests", unitName: "total",
+            helpText: "Requests answered, by route, profile (empty when none was resolved) and HTTP status.")
+    }
+    private static var signing: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "signing_duration", unitName: "seconds",
+            helpText: "Time to read a policy request and sign its answer, by profile.")
+    }
+    private static var callbacks: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "callback_verifications", unitName: "total",
+            helpText: "Storage callbacks checked, by outcome (verified, or the error code answered).")
+    }
+    private static var reloads: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "config_reloads", unitName: "total",
+            helpText: "Configuration reloads on SIGHUP, by result (applied or refused).")
+    }
+    private static var credentialsLoaded: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "credentials_loaded", unitName: "",
+            helpText: "1 when the credentials source has usable credentials, 0 when it never loaded.")
+    }
+    private static var credentialsGeneration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "credentials_generation", unitName: "",
+            helpText: "The generation of the credentials in use; every successful reload makes a new one.")
+    }
+    private static var credentialsAge: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "credentials_age", unitName: "seconds",
+            helpText: "Seconds since the credentials in use were loaded.")
+    }
+    private static var credentialsExpiry: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "upsign", metricName: "credentials_expiry", unitName: "seconds",
+            helpText: "Seconds until temporary credentials expire (negative once expired); absent for long-term keys.")
+    }
+
+    /// Creates the metrics; `version` goes into `upsign_build_info`, `startTime` into
+    /// `process_start_time_seconds`.
+    public init(version: String, startTime: Timestamp) {
+        let workers = MetricNameDescriptor(
+            namespace: "upsign", metricName: "worker_threads", unitName: "",
+            helpText: "Worker threads by state: busy answering, idle on a kept-alive connection, or waiting for a new one.")
+        threads = (
+            registry.makeGauge(descriptor: workers, labels: [("state", "busy")]),
+            registry.makeGauge(descriptor: workers, labels: [("state", "idle_on_connection")]),
+            registry.makeGauge(descriptor: workers, labels: [("state", "waiting")])
+        )
+        inFlight = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "upsign", metricName: "requests_in_flight", unitName: "",
+            helpText: "Requests being answered right now, this scrape included."))
+        residentMemory = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "process", metricName: "resident_memory", unitName: "bytes", helpText: "Resident memory size in bytes."))
+        openFiles = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "process", metricName: "open_fds", unitName: "", helpText: "Number of open file descriptors."))
+        registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "process", metricName: "start_time", unitName: "seconds",
+            helpText: "Start time of the process since the Unix epoch, in seconds."
+        )).set(to: Double(startTime.secondsSince1970))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "upsign", metricName: "build", unitName: "info", helpText: "Always 1; the labels say which upsign this is."),
+            labels: [("version", version)]
+        ).set(to: 1.0)
+        // Zero series exist from the start, so a rate() over the first reload or callback works.
+        for result in ["applied", "refused"] { _ = registry.makeCounter(descriptor: Self.reloads, labels: [("result", result)]) }
+        _ = registry.makeCounter(descriptor: Self.callbacks, labels: [("outcome", "verified")])
+    }
+
+    /// Installs what `render` asks the server for each scrape.
+    public func setSampler(_ sample: @escaping @Sendable () -> ServerSample) {
+        sampler.withLock { $0 = sample }
+    }
+
+    /// Counts one answered request.
+    public func requestAnswered(route: Route, profile: String?, status: Int) {
+        let key = RequestKey(route: route, profile: profile ?? "", status: status)
+        let counter = requestCounters.withValue { cache in
+            if let c = cache[key] { return c }
+            let c = registry.makeCounter(
+                descriptor: Self.requests,
+                labels: [("route", route.rawValue), ("profile", key.profile), ("status", String(status))])
+            cache[key] = c
+            return c
+        }
+        counter.increment()
+    }
+
+    /// Records how long a policy request for `profile` took.
+    public func policySigned(profile: String, seconds: Double) {
+        let histogram = signingHistograms.withValue { cache in
+            if let h = cache[profile] { return h }
+            let h = registry.makeValueHistogram(descriptor: Self.signing, labels: [("profile", profile)], buckets: Self.signingBuckets)
+            cache[profile] = h
+            return h
+        }
+        histogram.record(seconds)
+    }
+
+    /// Counts one callback check; `outcome` is `verified` or the error code answered.
+    public func callbackChecked(outcome: String) {
+        let counter = callbackCounters.withValue { cache in
+            if let c = cache[outcome] { return c }
+            let c = registry.makeCounter(descriptor: Self.callbacks, labels: [("outcome", outcome)])
+            cache[outcome] = c
+            return c
+        }
+        counter.increment()
+    }
+
+    /// Counts one SIGHUP reload.
+    public func configurationReloaded(applied: Bool) {
+        registry.makeCounter(descriptor: Self.reloads, labels: [("result", applied ? "applied" : "refused")]).increment()
+    }
+
+    /// The exposition text, with the gauges read now: the server's sample, and per credentials
+    /// source whether it loaded, its generation, age and time left.
+    public func render(credentials: CredentialStore, now: Timestamp) -> [UInt8] {
+        if let sample = sampler.withLock({ $0 })?() {
+            threads.busy.set(to: Double(sample.busy))
+            threads.idle.set(to: Double(sample.idleOnConnection))
+            threads.waiting.set(to: Double(max(0, sample.threads - sample.busy - sample.idleOnConnection)))
+            inFlight.set(to: Double(sample.busy))
+            if let rss = sample.residentBytes { residentMemory.set(to: Double(rss)) }
+            if let fds = sample.openFileDescriptors { openFiles.set(to: Double(fds)) }
+        }
+        var gauges: [(MetricNameDescriptor, String, Double)] = []
+        for c in credentials.loaded {
+            let source = c.source.description
+            gauges.append((Self.credentialsLoaded, source, 1))
+            gauges.append((Self.credentialsGeneration, source, Double(c.generation)))
+            gauges.append((Self.credentialsAge, source, Double(now.secondsSince1970 - c.loadedAt.secondsSince1970)))
+            if let e = c.expiration { gauges.append((Self.credentialsExpiry, source, Double(e.secondsSince1970 - now.secondsSince1970))) }
+        }
+        for f in credentials.failures { gauges.append((Self.credentialsLoaded, f.source.description, 0)) }
+        credentialGauges.withLock { shown in
+            // A source a reload dropped (or whose temporary credentials became long-term) leaves.
+            var next: [String: Gauge] = [:]
+            for (descriptor, source, value) in gauges {
+                let g = registry.makeGauge(descriptor: descriptor, labels: [("source", source)])
+                g.set(to: value)
+                next[descriptor.name + "\u{0}" + source] = g
+            }
+            for (key, g) in shown where next[key] == nil { registry.unregisterGauge(g) }
+            shown = next
+        }
+        return registry.emitToBuffer()
+    }
+}
