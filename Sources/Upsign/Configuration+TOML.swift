@@ -22,13 +22,16 @@ extension Configuration {
 
     /// Reads and parses the file at `path`.
     public static func load(path: String) throws(ConfigurationError) -> Configuration {
-        let text: String
+        try parse(toml: text(path: path))
+    }
+
+    /// The text of the configuration file at `path` (at most 1 MiB).
+    public static func text(path: String) throws(ConfigurationError) -> String {
         do {
-            text = try FileText.read(path, limit: 1 << 20)
+            return try FileText.read(path, limit: 1 << 20)
         } catch {
             throw ConfigurationError(problems: [.init(path: "file", message: "\(path): \(error)")])
         }
-        return try parse(toml: text)
     }
 }
 

@@ -58,10 +58,19 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
         public let message: String
         /// `path: message`.
         public var description: String { "\(path): \(message)" }
+
+        /// A problem with the field at `path`.
+        public init(path: String, message: String) {
+            self.path = path
+            self.message = message
+        }
     }
 
     /// The problems, in the order found.
     public let problems: [Problem]
+
+    /// An error listing `problems`.
+    public init(problems: [Problem]) { self.problems = problems }
 
     /// One line per problem.
     public var description: String { problems.map(\.description).joined(separator: "\n") }

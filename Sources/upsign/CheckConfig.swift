@@ -15,7 +15,7 @@ struct CheckConfig: ParsableCommand {
         var warnings: [String] = []
         var profileCount = 0
         do {
-            let configuration = try Configuration.load(path: config)
+            let configuration = try ConfigurationLoader.load(path: config)
             let environment = ProcessEnvironment.current()
             problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems()
             warnings = configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)

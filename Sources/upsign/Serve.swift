@@ -53,7 +53,10 @@ struct Serve: ParsableCommand {
 
         let configuration: Configuration
         do {
-            configuration = try Configuration.load(path: common.configPath)
+            // A process answering one CGI request needs no protection from a crashing parser.
+            let environment = ProcessEnvironment.current()
+            let oneCGIRequest = listen == nil && ListeningSocket.inherited(environment: environment) == nil && CGIMode.applies(environment)
+            configuration = try ConfigurationLoader.load(path: common.configPath, isolated: !oneCGIRequest)
         } catch {
             for p in error.problems {
                 logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
@@ -162,7 +165,7 @@ struct Serve: ParsableCommand {
         let running = application.current
         let configuration: Configuration
         do {
-            configuration = try Configuration.load(path: path)
+            configuration = try ConfigurationLoader.load(path: path)
         } catch {
             for p in error.problems {
                 logger.error("configuration reload refused; the running configuration stays", metadata: [

@@ -33,7 +33,7 @@ struct Sign: ParsableCommand {
         let logger = common.bootstrapLogging()
         let configuration: Configuration
         do {
-            configuration = try Configuration.load(path: common.configPath)
+            configuration = try ConfigurationLoader.load(path: common.configPath)
         } catch {
             FileHandleWriter.stderr(error.description + "\n")
             throw ExitCode(78)

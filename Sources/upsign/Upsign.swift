@@ -13,7 +13,7 @@ struct UpsignCommand: ParsableCommand {
             OSS_SESSION_TOKEN) or a credentials file named in the configuration; never from arguments.
             """,
         version: BuildInfo.version,
-        subcommands: [Serve.self, Sign.self, CheckConfig.self],
+        subcommands: [Serve.self, Sign.self, CheckConfig.self, ParseProbe.self],
         defaultSubcommand: Serve.self
     )
 

@@ -86,6 +86,33 @@ def test_unparseable_toml(tmp_path):
     assert problem_lines(proc)
 
 
+# TOML on which TOMLKit's parser (toml++ 3.4) fails an assert() and aborts the process, even in
+# release builds (found by Fuzz/run.sh): upsign parses new text in a child process first.
+PARSER_ABORTS = ["[+a]\n", "a = [1, }]\n", "[.a]\nbucket = \"abc\"\ntke = \"abc\"\nregiprofiles.a]\n"]
+
+
+@pytest.mark.parametrize("text", PARSER_ABORTS)
+def test_toml_that_aborts_the_parser_is_a_problem_not_a_crash(tmp_path, text):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    proc = check(cfg)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert problem_lines(proc) == [f"file: {cfg}: not valid TOML (the TOML parser gave up on it: the check died of signal 6)"]
+    assert "Assertion" not in proc.stdout + proc.stderr and "crashed" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("text", PARSER_ABORTS[:1])
+def test_serve_exits_78_on_toml_that_aborts_the_parser(tmp_path, text):
+    import subprocess
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    proc = subprocess.run(helpers.serve_argv(cfg, listen=f"unix:{helpers.scratch_dir()}/x.sock"),
+                          env=helpers.cred_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=15)
+    assert proc.returncode == 78, proc.stderr
+    assert "not valid TOML" in proc.stderr
+
+
 def test_missing_config_file(tmp_path):
     proc = check(tmp_path / "nope.toml")
     assert proc.returncode != 0

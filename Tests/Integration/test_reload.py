@@ -96,6 +96,31 @@ def test_a_bad_configuration_is_refused_and_the_running_one_stays(nginx_bin, tmp
         stack.close()
 
 
+def test_toml_that_aborts_the_parser_is_refused_and_the_worker_lives(nginx_bin, tmp_path):
+    """`[+a]` makes TOMLKit's parser (toml++) fail an assert and abort its process: the reload
+    parses new text in a child first, so only the child dies."""
+    config = config_with(tmp_path)
+    stack = start_stack(config)
+    try:
+        assert get(stack, "photo").status_code == 200
+        good = config.read_text()
+        config.write_text(good + "\n[+a]\n")
+        os.kill(stack.worker.pid, signal.SIGHUP)
+        wait_until(lambda: any(e.get("msg") == "configuration reload refused; the running configuration stays"
+                               for e in log_events(stack.worker)), "the refusal is logged")
+        refused = [e for e in log_events(stack.worker)
+                   if e.get("msg") == "configuration reload refused; the running configuration stays"]
+        assert refused[0]["config.field"] == "file" and "not valid TOML" in refused[0]["config.problem"], refused
+        assert stack.worker.alive(), stack.worker.describe()
+        for _ in range(5):
+            assert get(stack, "photo").status_code == 200
+        config.write_text(good)   # and a good one after it still applies
+        os.kill(stack.worker.pid, signal.SIGHUP)
+        wait_until(lambda: any(e.get("msg") == "configuration reloaded" for e in log_events(stack.worker)), "reloaded")
+    finally:
+        stack.close()
+
+
 def test_reloads_under_load_fail_no_request(nginx_bin, tmp_path):
     """Four clients keep asking while the configuration flips between two versions ten times:
     every answer is a 200 signed by one whole configuration (old or new), never a mix."""

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Glibc
+import Upsign
+
+/// Loads the configuration so that no file can take the process down.
+///
+/// TOMLKit's parser (toml++ 3.4) stops on some malformed TOML with a failed `assert`, which
+/// aborts the whole process, in release builds too (`[+a]`, `a = [1, }]`; found by
+/// `Fuzz/run.sh`). A worker must survive a bad file on SIGHUP, so the text is first parsed in a
+/// child process (`upsign _parse-probe`, the same binary through `/proc/self/exe`, reading the
+/// text on stdin); only text the child survived is parsed here. The same text is parsed both
+/// times: the file is read once.
+enum ConfigurationLoader {
+    /// `isolated: false` skips the child: for a process that answers one CGI request and exits,
+    /// whose crash ends only that request.
+    static func load(path: String, isolated: Bool = true) throws(ConfigurationError) -> Configuration {
+        let text = try Configuration.text(path: path)
+        if isolated, let crash = probe(text) {
+            throw ConfigurationError(problems: [
+                .init(path: "file", message: "\(path): not valid TOML (the TOML parser gave up on it: \(crash))")
+            ])
+        }
+        return try Configuration.parse(toml: text)
+    }
+
+    /// Parses `text` in a child process; nil when the child finished (whatever it thought of the
+    /// text), else how it died. A child that cannot be started is reported too: a worker that
+    /// cannot check a new file must not parse it in-process.
+    static func probe(_ text: String) -> String? {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { return "pipe: \(String(cString: strerror(errno)))" }
+        // Close-on-exec: the child gets the read end only as its stdin (dup2 clears the flag).
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, readEnd, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The worker blocks its shutdown signals; the child starts with none blocked.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+
+        let arguments = ["upsign", ParseProbe.name]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, environ)
+        close(readEnd)
+        guard spawned == 0 else {
+            close(writeEnd)
+            return "cannot start the check: \(String(cString: strerror(spawned)))"
+        }
+        // A child that died early closes the pipe: the write then fails with EPIPE instead of
+        // killing this process (`serve` ignores SIGPIPE from the start; the CLI commands too).
+        signal(SIGPIPE, SIG_IGN)
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = write(writeEnd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+        }
+        close(writeEnd)
+
+        var status: Int32 = 0
+        var waited: Int32 = 0
+        for _ in 0..<1000 {   // 10 s
+            waited = waitpid(pid, &status, WNOHANG)
+            if waited != 0 { break }
+            usleep(10_000)
+        }
+        if waited == 0 {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            return "the check did not finish in 10 s"
+        }
+        if waited < 0 { return "waitpid: \(String(cString: strerror(errno)))" }
+        let signal = status & 0x7f
+        if signal != 0 { return "the check died of signal \(signal)" }
+        let code = (status >> 8) & 0xff
+        return code == 0 ? nil : "the check exited \(code)"
+    }
+}
+
+/// `upsign _parse-probe`: parses the configuration text on stdin and exits 0, whatever the
+/// verdict; only a crash shows (ConfigurationLoader). Not for people.
+struct ParseProbe: ParsableCommand {
+    static let name = "_parse-probe"
+    static let configuration = CommandConfiguration(commandName: name, shouldDisplay: false)
+
+    func run() throws {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while bytes.count <= 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[..<n]
+        }
+        _ = try? Configuration.parse(toml: String(decoding: bytes, as: UTF8.self))
+    }
+}
