@@ -64,8 +64,10 @@ public final class FastCGIServer: Sendable {
     private final class WorkerSlot: Sendable {
         struct State {
             var thread: pthread_t?
-            /// True while the worker waits in libfcgi for the next request on a kept connection.
+            /// True while the worker waits for the next request on a kept connection.
             var idleOnConnection = false
+            /// True while the worker waits for the first request on a connection it accepted.
+            var awaitingFirstRequest = false
             var exited = false
         }
         let state = Mutex(State())
@@ -251,10 +253,12 @@ public final class FastCGIServer: Sendable {
             return
         }
 
-        // The start of each request is peeked into this buffer and checked before libfcgi reads it.
-        // Not zero-filled: only the pages a peek writes to are ever touched.
-        let peek = UnsafeMutableRawBufferPointer.allocate(byteCount: RecordCheck.maxParamsBytes + 16 * 1024, alignment: 16)
+        // Each request is peeked into this buffer and checked before libfcgi reads it: the params,
+        // the body up to max_body + 1 bytes, and room for record headers, padding and one record
+        // past the limit. Not zero-filled: only the pages a peek writes to are ever touched.
+        let peek = UnsafeMutableRawBufferPointer.allocate(byteCount: peekCapacity, alignment: 16)
         defer { peek.deallocate() }
+        var fresh = false
         while !isStopping {
             if request.pointee.ipcFd < 0 {
                 guard waitForConnection(epoll: epoll) else { break }
@@ -271,15 +275,30 @@ public final class FastCGIServer: Sendable {
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 request.pointee.ipcFd = fd
+                fresh = true
             }
-            // Wait for the connection's next request (marked idle, so shutdown can interrupt the
-            // wait), then let libfcgi read it only if its records are sound.
-            slot.state.withLock { $0.idleOnConnection = true }
-            let verdict = isStopping ? .closed : awaitRequest(on: request.pointee.ipcFd, into: peek)
-            slot.state.withLock { $0.idleOnConnection = false }
+            // Wait for the connection's next request, then let libfcgi read it only if its records
+            // are sound. A kept connection is marked idle, so shutdown interrupts its wait; a fresh
+            // one is not: the web server opened it to send a request, which is answered even when
+            // shutdown has begun (closing it unanswered would fail that request).
+            let kept = !fresh
+            fresh = false
+            if kept {
+                slot.state.withLock { $0.idleOnConnection = true }
+            } else {
+                slot.state.withLock { $0.awaitingFirstRequest = true }
+            }
+            let verdict = kept && isStopping ? .closed : awaitRequest(on: request.pointee.ipcFd, into: peek, fresh: !kept)
+            slot.state.withLock {
+                $0.idleOnConnection = false
+                $0.awaitingFirstRequest = false
+            }
+            var bodyUnchecked = false
             switch verdict {
             case .ready:
                 break
+            case .bodyBeyondPeek:
+                bodyUnchecked = true
             case .closed:
                 FCGX_Free(request, 1)
                 continue
@@ -300,7 +319,7 @@ public final class FastCGIServer: Sendable {
             let rc = FCGX_Accept_r(request)
             request.pointee.listen_sock = listenFd
             if rc < 0 { continue }  // the connection failed; libfcgi has closed it
-            serve(request)
+            serve(request, bodyUnchecked: bodyUnchecked)
         }
         // Close a kept-alive connection; the web server opens a new one for its next request.
         if request.pointee.ipcFd >= 0 { FCGX_Free(request, 1) }
@@ -308,8 +327,12 @@ public final class FastCGIServer: Sendable {
 
     /// What waiting on a connection came to.
     private enum Arrival {
-        /// A complete, well-formed request start is queued.
+        /// A complete, well-formed request is queued.
         case ready
+        /// The params are complete and sound, but the body does not fit in what can be peeked (the
+        /// sender waits for room): libfcgi may read the params, not the body, which is answered
+        /// as too large.
+        case bodyBeyondPeek
         /// The peer closed, the wait was interrupted (shutdown, or a thread wanted elsewhere), or
         /// a started request stalled.
         case closed
@@ -317,31 +340,107 @@ public final class FastCGIServer: Sendable {
         case refused(String)
     }
 
-    /// How long a request may take to arrive once its first byte has (a stalled peer).
+    /// How long a request may take to arrive once its first byte has (a stalled peer), and how
+    /// long a fresh connection may stay silent.
     private static let arrivalTimeoutMilliseconds = 30_000
+    /// How long a fresh connection may stay silent once shutdown has begun.
+    private static let silentAtShutdownMilliseconds = 1_000
 
-    /// Peeks at what is queued on `fd` until a whole request start is there, without consuming it.
-    private func awaitRequest(on fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Arrival {
+    /// Bytes of one request that are peeked and checked: the params, the body up to max_body + 1,
+    /// and record headers, padding and one record past the limit.
+    private var peekCapacity: Int { RecordCheck.maxParamsBytes + configuration.maxBody + 1 + 65_535 + 255 + 32 * 1024 }
+
+    /// Peeks at what is queued on `fd` until a whole request is there, without consuming it.
+    /// Management records before the request are consumed and answered here. `fresh`: a new
+    /// connection, whose first byte is awaited for a bounded time.
+    private func awaitRequest(on fd: Int32, into buffer: UnsafeMutableRawBufferPointer, fresh: Bool) -> Arrival {
         var waited = 0
         var seen = 0
+        var silentSince = fresh ? Self.monotonicMilliseconds() : 0
         while true {
+            if silentSince > 0 {
+                // A fresh connection: wait for its first byte in slices, to notice shutdown.
+                var p = pollfd(fd: fd, events: Int16(POLLIN) | Self.pollReadHangUp, revents: 0)
+                let ready = poll(&p, 1, 100)
+                if ready < 0 && errno == EINTR { return .closed }
+                if ready == 0 {
+                    let silent = Self.monotonicMilliseconds() - silentSince
+                    if silent >= Self.arrivalTimeoutMilliseconds || (isStopping && silent >= Self.silentAtShutdownMilliseconds) {
+                        return .closed
+                    }
+                    continue
+                }
+                silentSince = 0
+            }
             let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK))
             if n < 0 && errno == EINTR { return .closed }
             if n <= 0 { return .closed }
-            let verdict = RecordCheck.inspect(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            let verdict = RecordCheck.inspect(
+                UnsafeRawBufferPointer(rebasing: buffer[..<n]), bodyLimit: configuration.maxBody + 1, maxConnections: slots.count)
             switch verdict {
             case .complete: return .ready
             case .invalid(let reason): return .refused(reason)
-            case .incomplete:
-                if n == buffer.count { return .refused("a request start larger than \(buffer.count) bytes") }
+            case .management(let length, let reply):
+                // Take the record off the socket and answer it; then look again.
+                guard Self.consume(fd, length), Self.writeAll(fd, reply) else { return .closed }
+                seen = 0
+                waited = 0
+                continue
+            case .incomplete, .awaitingBody:
+                if n == buffer.count {
+                    if verdict == .awaitingBody { return .bodyBeyondPeek }
+                    return .refused("a request start larger than \(buffer.count) bytes")
+                }
+                // A peer that shut down its side will send nothing more: the peek would keep
+                // returning the bytes already queued until the arrival timeout.
+                var p = pollfd(fd: fd, events: Self.pollReadHangUp, revents: 0)
+                if poll(&p, 1, 0) > 0, p.revents & (Self.pollReadHangUp | Int16(POLLHUP) | Int16(POLLERR)) != 0 { return .closed }
                 // Part of a request is queued: wait for more (a peek returns at once while any
                 // byte is queued, so pause between looks: briefly at first, as the web server's
                 // next write is usually microseconds away), up to the arrival timeout.
                 if n == seen { waited += 1 } else { seen = n; waited = 0 }
+                // The body stopped growing with a full kernel queue in front of it: the sender
+                // waits for room that only reading would make.
+                if verdict == .awaitingBody && waited >= 200 && n >= 64 * 1024 { return .bodyBeyondPeek }
                 if waited >= Self.arrivalTimeoutMilliseconds + 100 || isStopping { return .closed }
                 usleep(waited < 100 ? 20 : 1_000)
             }
         }
+    }
+
+    /// Reads and discards exactly `count` bytes of `fd` (already queued: they were peeked).
+    private static func consume(_ fd: Int32, _ count: Int) -> Bool {
+        var scratch = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// Writes all of `bytes` to `fd`.
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// POLLRDHUP (Linux; Glibc's module map leaves out the _GNU_SOURCE constants): the peer shut
+    /// down its writing side.
+    private static let pollReadHangUp: Int16 = 0x2000
+
+    private static func monotonicMilliseconds() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return now.tv_sec * 1000 + now.tv_nsec / 1_000_000 + 1
     }
 
     /// Blocks until the listening socket is readable (true) or shutdown begins (false).
@@ -366,12 +465,16 @@ public final class FastCGIServer: Sendable {
 
     /// Reads one accepted request, answers it and finishes it (the response is flushed and
     /// `FCGI_END_REQUEST` sent before the next wait).
-    private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) {
+    /// `bodyUnchecked`: the body was not checked (`Arrival.bodyBeyondPeek`), so libfcgi must not
+    /// read it; it is answered as too large.
+    private func serve(_ request: UnsafeMutablePointer<FCGX_Request>, bodyUnchecked: Bool) {
         inFlight.add(1, ordering: .relaxed)
         defer { inFlight.subtract(1, ordering: .relaxed) }
 
         let params = Self.copyParams(request.pointee.envp)
-        let body = readBody(request, contentLength: params["CONTENT_LENGTH"])
+        let body = bodyUnchecked
+            ? .tooLarge(declared: Int(params["CONTENT_LENGTH"] ?? "") ?? configuration.maxBody + 1)
+            : readBody(request, contentLength: params["CONTENT_LENGTH"])
         let cgiRequest = CGIRequest(params: params, body: body)
         let response = handler(cgiRequest)
         let bytes = response.serialized(includeBody: cgiRequest.method != "HEAD")

@@ -1,15 +1,26 @@
-/// A check of the FastCGI records that open a request, made on bytes peeked from the socket
-/// before libfcgi reads them. libfcgi trusts the name and value lengths of PARAMS records (their
-/// sum can overflow, and its allocator then asserts, killing the process); this check lets
-/// through only requests whose PARAMS stream is complete and well formed (FastCGI 1.0, §3.3-3.4,
-/// §5.1-5.2).
+/// A check of a request's FastCGI records, made on bytes peeked from the socket before libfcgi
+/// reads them. libfcgi trusts what it parses: the name and value lengths of PARAMS and
+/// GET_VALUES records (their sum can overflow, and its allocator then asserts, killing the
+/// process), and the names of a GET_VALUES (its answer is built in a 64-byte stack buffer that a
+/// repeated name overruns). So libfcgi is let near a request only once every record it will
+/// parse has been checked here: BEGIN_REQUEST, the whole PARAMS stream and the STDIN stream up to
+/// its end, or past the body limit (libfcgi never reads further; FastCGI 1.0, §3.3-3.4, §5.1-5.3).
+/// Management records before a request are answered by the server itself (`management`).
 public enum RecordCheck {
     /// The verdict on the bytes seen so far.
     public enum Verdict: Equatable, Sendable {
-        /// The BEGIN_REQUEST record and a complete, well-formed PARAMS stream are there.
+        /// BEGIN_REQUEST, a well-formed PARAMS stream and the STDIN stream (to its end, or past the
+        /// body limit) are there.
         case complete
         /// More bytes are needed to decide.
         case incomplete
+        /// As `incomplete`, but BEGIN_REQUEST and the whole PARAMS stream are there and sound:
+        /// only body bytes are missing.
+        case awaitingBody
+        /// The first record is a management record (request id 0) before any request: the server
+        /// consumes its `length` bytes and writes `reply` (GET_VALUES_RESULT or UNKNOWN_TYPE),
+        /// then looks again.
+        case management(length: Int, reply: [UInt8])
         /// The records break the protocol or the limits; the connection must be dropped.
         case invalid(String)
     }
@@ -17,31 +28,61 @@ public enum RecordCheck {
     /// The most PARAMS bytes one request may carry.
     public static let maxParamsBytes = 128 * 1024
 
+    /// The variables a GET_VALUES may ask about, and upsign's answers: no multiplexing; one request
+    /// per connection at a time.
+    static func managementValues(maxConnections: Int) -> [(String, String)] {
+        [("FCGI_MAX_CONNS", String(maxConnections)), ("FCGI_MAX_REQS", String(maxConnections)), ("FCGI_MPXS_CONNS", "0")]
+    }
+
     /// Inspects `bytes`, the start of what is queued on a connection for its next request.
-    public static func inspect(_ bytes: UnsafeRawBufferPointer) -> Verdict {
+    /// `bodyLimit`: the most STDIN bytes the server will ask libfcgi for (its `max_body` + 1);
+    /// `maxConnections` goes into GET_VALUES answers.
+    public static func inspect(_ bytes: UnsafeRawBufferPointer, bodyLimit: Int = .max, maxConnections: Int = 1) -> Verdict {
         var i = 0
-        var begun = false
+        var requestId = -1
+        var paramsEnded = false
         // The PARAMS contents: usually one record, checked in place; several are joined.
         var firstParams: UnsafeRawBufferPointer?
         var joined: [UInt8]?
         var paramsBytes = 0
+        var stdinBytes = 0
         while true {
-            guard bytes.count - i >= 8 else { return .incomplete }
+            guard bytes.count - i >= 8 else { return paramsEnded ? .awaitingBody : .incomplete }
             let version = bytes[i]
             let type = bytes[i + 1]
-            let requestId = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            let id = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
             let contentLength = Int(bytes[i + 4]) << 8 | Int(bytes[i + 5])
             let paddingLength = Int(bytes[i + 6])
             guard version == 1 else { return .invalid("FastCGI version \(version)") }
-            guard bytes.count - i - 8 >= contentLength + paddingLength else { return .incomplete }
+            guard bytes.count - i - 8 >= contentLength + paddingLength else { return paramsEnded ? .awaitingBody : .incomplete }
             let content = UnsafeRawBufferPointer(rebasing: bytes[(i + 8)..<(i + 8 + contentLength)])
+            let recordLength = 8 + contentLength + paddingLength
+
+            if id == 0 {
+                // A management record (§4). Before a request: answered by the server.
+                if requestId < 0 {
+                    guard i == 0 else { return .invalid("a management record after the first record of the look") }
+                    if type == 9 {  // FCGI_GET_VALUES
+                        guard let names = pairNames(content) else { return .invalid("a malformed GET_VALUES") }
+                        return .management(length: recordLength, reply: valuesResult(names, maxConnections: maxConnections))
+                    }
+                    return .management(length: recordLength, reply: unknownType(type))
+                }
+                // Inside a request libfcgi answers it; only empty ones leave its stream intact.
+                guard contentLength == 0 else { return .invalid("a management record with content inside a request") }
+                i += recordLength
+                continue
+            }
             switch type {
             case 1:  // FCGI_BEGIN_REQUEST
-                guard !begun else { return .invalid("a second BEGIN_REQUEST (multiplexing)") }
-                guard requestId != 0, contentLength == 8 else { return .invalid("a malformed BEGIN_REQUEST") }
-                begun = true
+                guard requestId < 0 else { return .invalid("a second BEGIN_REQUEST (multiplexing)") }
+                // libfcgi reads the 8 bytes of a BEGIN body and skips no padding.
+                guard contentLength == 8, paddingLength == 0 else { return .invalid("a malformed BEGIN_REQUEST") }
+                requestId = id
             case 4:  // FCGI_PARAMS
-                guard begun, requestId != 0 else { return .invalid("PARAMS before BEGIN_REQUEST") }
+                guard requestId >= 0 else { return .invalid("PARAMS before BEGIN_REQUEST") }
+                guard id == requestId else { return .invalid("PARAMS for another request") }
+                guard !paramsEnded else { return .invalid("PARAMS after the params ended") }
                 if contentLength == 0 {
                     let problem: String?
                     if let joined {
@@ -50,27 +91,44 @@ public enum RecordCheck {
                         problem = firstParams.flatMap { pairsProblem($0) }
                     }
                     if let problem { return .invalid(problem) }
-                    return .complete
-                }
-                paramsBytes += contentLength
-                guard paramsBytes <= maxParamsBytes else { return .invalid("more than \(maxParamsBytes) bytes of params") }
-                if let first = firstParams {
-                    if joined == nil { joined = Array(first) }
-                    joined?.append(contentsOf: content)
+                    paramsEnded = true
                 } else {
-                    firstParams = content
+                    paramsBytes += contentLength
+                    guard paramsBytes <= maxParamsBytes else { return .invalid("more than \(maxParamsBytes) bytes of params") }
+                    if let first = firstParams {
+                        if joined == nil { joined = Array(first) }
+                        joined?.append(contentsOf: content)
+                    } else {
+                        firstParams = content
+                    }
                 }
-            case 9:  // FCGI_GET_VALUES: answered by libfcgi, parsed like params
-                guard requestId == 0, pairsProblem(content) == nil else { return .invalid("a malformed GET_VALUES") }
+            case 5:  // FCGI_STDIN
+                guard paramsEnded, id == requestId else { return .invalid("STDIN before the params ended") }
+                if contentLength == 0 { return .complete }
+                stdinBytes += contentLength
+                // libfcgi is never asked for more: what follows is never parsed.
+                if stdinBytes > bodyLimit { return .complete }
             default:
-                return .invalid("record type \(type) before the params ended")
+                return .invalid("record type \(type) in a request")
             }
-            i += 8 + contentLength + paddingLength
+            i += recordLength
         }
     }
 
     /// Why `bytes` is not a sequence of name-value pairs (§3.4), or nil when it is.
     static func pairsProblem(_ bytes: UnsafeRawBufferPointer) -> String? {
+        forEachPair(bytes) { _, _ in }
+    }
+
+    /// The names of the name-value pairs in `bytes`, or nil when they are malformed.
+    static func pairNames(_ bytes: UnsafeRawBufferPointer) -> [[UInt8]]? {
+        var names: [[UInt8]] = []
+        let problem = forEachPair(bytes) { name, _ in names.append(Array(name)) }
+        return problem == nil ? names : nil
+    }
+
+    /// Calls `body` with each pair's name and value; returns why `bytes` is malformed, or nil.
+    private static func forEachPair(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) -> String? {
         var i = 0
         func length() -> Int? {
             guard i < bytes.count else { return nil }
@@ -89,8 +147,29 @@ public enum RecordCheck {
             guard nameLength <= bytes.count - i, valueLength <= bytes.count - i - nameLength else {
                 return "a name-value pair longer than the params"
             }
+            body(
+                UnsafeRawBufferPointer(rebasing: bytes[i..<(i + nameLength)]),
+                UnsafeRawBufferPointer(rebasing: bytes[(i + nameLength)..<(i + nameLength + valueLength)]))
             i += nameLength + valueLength
         }
         return nil
+    }
+
+    /// FCGI_GET_VALUES_RESULT for `names`: each variable upsign knows, once, however often asked.
+    static func valuesResult(_ names: [[UInt8]], maxConnections: Int) -> [UInt8] {
+        var content: [UInt8] = []
+        for (name, value) in managementValues(maxConnections: maxConnections) where names.contains(Array(name.utf8)) {
+            content += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
+        }
+        return header(type: 10, contentLength: content.count) + content
+    }
+
+    /// FCGI_UNKNOWN_TYPE for a management record of `type`.
+    static func unknownType(_ type: UInt8) -> [UInt8] {
+        header(type: 11, contentLength: 8) + [type, 0, 0, 0, 0, 0, 0, 0]
+    }
+
+    private static func header(type: UInt8, contentLength: Int) -> [UInt8] {
+        [1, type, 0, 0, UInt8(contentLength >> 8), UInt8(contentLength & 0xFF), 0, 0]
     }
 }

@@ -16,18 +16,59 @@ struct RecordCheckTests {
     static let params = pair("REQUEST_METHOD", "GET") + pair("QUERY_STRING", String(repeating: "q", count: 300))
     static let request = begin + record(4, params, padding: 3) + record(4, []) + record(5, [])
 
-    func verdict(_ bytes: [UInt8]) -> RecordCheck.Verdict {
-        bytes.withUnsafeBytes { RecordCheck.inspect($0) }
+    func verdict(_ bytes: [UInt8], bodyLimit: Int = .max) -> RecordCheck.Verdict {
+        bytes.withUnsafeBytes { RecordCheck.inspect($0, bodyLimit: bodyLimit, maxConnections: 64) }
     }
 
-    @Test func aWholeRequestStartIsComplete() {
+    func isInvalid(_ v: RecordCheck.Verdict) -> Bool {
+        if case .invalid = v { return true }
+        return false
+    }
+
+    @Test func aWholeRequestIsComplete() {
         #expect(verdict(Self.request) == .complete)
-        #expect(verdict(Self.record(9, id: 0, Self.pair("FCGI_MAX_CONNS", "")) + Self.request) == .complete)
+    }
+
+    @Test func theBodyIsCheckedToTheEndOfStdin() {
+        let withBody = Self.begin + Self.record(4, Self.params) + Self.record(4, []) + Self.record(5, Array("{\"a\":1}".utf8), padding: 7)
+        #expect(verdict(withBody) == .awaitingBody)
+        #expect(verdict(withBody + Self.record(5, [])) == .complete)
+        // Past the body limit libfcgi is never asked for more, so nothing further is parsed.
+        #expect(verdict(withBody, bodyLimit: 4) == .complete)
+    }
+
+    @Test func managementRecordsInsideTheBodyAreRefusedUnlessEmpty() {
+        let start = Self.begin + Self.record(4, Self.params) + Self.record(4, [])
+        // GET_VALUES with lengths libfcgi would overflow on (found by test_fastcgi_abuse).
+        let huge: [UInt8] = [0xFF, 0xFF, 0xFF, 0xF0, 0x80, 0x00, 0x00, 0x10]
+        #expect(isInvalid(verdict(start + Self.record(5, [1, 2]) + Self.record(9, id: 0, huge) + Self.record(5, []))))
+        #expect(isInvalid(verdict(start + Self.record(12, id: 0, [1, 2, 3]) + Self.record(5, []))))
+        #expect(verdict(start + Self.record(12, id: 0, []) + Self.record(5, [])) == .complete)
+        #expect(isInvalid(verdict(start + Self.record(2, [])  + Self.record(5, []))))   // ABORT_REQUEST
+        #expect(isInvalid(verdict(start + Self.record(5, id: 2, [1]) + Self.record(5, []))))
+    }
+
+    @Test func getValuesBeforeARequestIsAnsweredWithEachVariableOnce() {
+        // Naming a variable four times overran libfcgi's 64-byte answer buffer (found by test_fastcgi_abuse).
+        let names = Array(repeating: Self.pair("FCGI_MAX_CONNS", ""), count: 6).flatMap { $0 } + Self.pair("FCGI_MPXS_CONNS", "") + Self.pair("OTHER", "")
+        let record = Self.record(9, id: 0, names)
+        guard case .management(let length, let reply) = verdict(record + Self.request) else {
+            Issue.record("not answered")
+            return
+        }
+        #expect(length == record.count)
+        let content = Self.pair("FCGI_MAX_CONNS", "64") + Self.pair("FCGI_MPXS_CONNS", "0")
+        #expect(reply == [1, 10, 0, 0, 0, UInt8(content.count), 0, 0] + content)
+        #expect(isInvalid(verdict(Self.record(9, id: 0, [0x81]) + Self.request)))
+    }
+
+    @Test func anUnknownManagementRecordIsAnsweredUnknownType() {
+        #expect(verdict(Self.record(200, id: 0, [1, 2, 3], padding: 5) + Self.request) == .management(length: 16, reply: [1, 11, 0, 0, 0, 8, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0]))
     }
 
     @Test func paramsSplitAcrossRecordsAreJoined() {
         let half = Self.params.count / 2
-        let split = Self.begin + Self.record(4, Array(Self.params[..<half])) + Self.record(4, Array(Self.params[half...])) + Self.record(4, [])
+        let split = Self.begin + Self.record(4, Array(Self.params[..<half])) + Self.record(4, Array(Self.params[half...])) + Self.record(4, []) + Self.record(5, [])
         #expect(verdict(split) == .complete)
     }
 
@@ -35,6 +76,9 @@ struct RecordCheckTests {
         let upToParamsEnd = Self.begin.count + Self.record(4, Self.params, padding: 3).count + 8
         for n in 0..<upToParamsEnd {
             #expect(verdict(Array(Self.request[..<n])) == .incomplete, "prefix \(n)")
+        }
+        for n in upToParamsEnd..<Self.request.count {
+            #expect(verdict(Array(Self.request[..<n])) == .awaitingBody, "prefix \(n)")
         }
     }
 
@@ -53,6 +97,8 @@ struct RecordCheckTests {
             Self.begin + Self.begin,                                          // multiplexing
             Self.begin + Self.record(5, []),                                  // STDIN before the params end
             Self.record(1, [0, 1, 1, 0, 0, 0]),                               // short BEGIN
+            Self.record(1, [0, 1, 1, 0, 0, 0, 0, 0], padding: 8) + Array(Self.request.dropFirst(16)), // padded BEGIN
+            Self.begin + Self.record(4, id: 2, Self.params) + Self.record(4, []), // params for another id
         ] {
             if case .invalid = verdict(bytes) {} else { Issue.record("accepted \(bytes.prefix(16))") }
         }

@@ -519,7 +519,7 @@ def test_signed_policies_through_apache(site, mode):
                          user=None, filename="x.bin", now_window=win)
     # health
     r = a.request(host(mode, "open"), "GET", "/upload/healthz")
-    assert ok_json(r, a) == {"status": "ok"}
+    assert ok_json(r, a)["status"] == "ok"
     r = a.request(host(mode, "open"), "HEAD", "/upload/healthz")
     assert r.status_code == 200 and r.content == b"", (r.status_code, r.content)
 
@@ -1126,7 +1126,7 @@ def exercise_example(apache: Apache, profiles: dict, label: str) -> None:
         if label == "mod_fcgid":
             helpers.assert_http_error(r, "body_too_large")
     r = apache.request("example.test", "GET", "/upload/healthz")
-    assert r.status_code == 200 and r.json() == {"status": "ok"}, f"{label}: healthz {r.status_code} {r.text[:200]}"
+    assert r.status_code == 200 and r.json()["status"] == "ok", f"{label}: healthz {r.status_code} {r.text[:200]}"
 
 
 EXAMPLE_MODULES = ["mpm_event", "authz_core", "authn_core", "authn_file", "auth_basic", "authz_user",

@@ -25,7 +25,7 @@ def exercise(nginx: Nginx, profiles: dict, n: int = 20) -> None:
             helpers.check_signed(r.json(), fmt="java", prof=profiles["avatar"], profile_name="avatar",
                                  user=f"m{i}", filename="p.jpg", size=100, now_window=(t0, time.time()))
         r = s.get(nginx.url("/upload/healthz"), timeout=15)
-        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        assert r.status_code == 200 and r.json()["status"] == "ok"
 
 
 def assert_terminates_cleanly(worker: Worker) -> None:
