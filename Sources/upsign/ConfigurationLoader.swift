@@ -1,5 +1,7 @@
 import ArgumentParser
+import Crypto
 import Glibc
+import Synchronization
 import Upsign
 
 /// Loads the configuration so that no file can take the process down.
@@ -9,16 +11,26 @@ import Upsign
 /// `Fuzz/run.sh`). A worker must survive a bad file on SIGHUP, so the text is first parsed in a
 /// child process (`upsign _parse-probe`, the same binary through `/proc/self/exe`, reading the
 /// text on stdin); only text the child survived is parsed here. The same text is parsed both
-/// times: the file is read once.
+/// times: the file is read once. Text a child already survived is not probed again, so a SIGHUP
+/// that only rereads credentials costs no process.
 enum ConfigurationLoader {
+    /// The SHA-256 of the last text a probe survived.
+    private static let survived = Mutex<[UInt8]>([])
+
     /// `isolated: false` skips the child: for a process that answers one CGI request and exits,
     /// whose crash ends only that request.
     static func load(path: String, isolated: Bool = true) throws(ConfigurationError) -> Configuration {
         let text = try Configuration.text(path: path)
-        if isolated, let crash = probe(text) {
-            throw ConfigurationError(problems: [
-                .init(path: "file", message: "\(path): not valid TOML (the TOML parser gave up on it: \(crash))")
-            ])
+        if isolated {
+            let digest = Digest.sha256(text)
+            if survived.withLock({ $0 != digest }) {
+                if let crash = probe(text) {
+                    throw ConfigurationError(problems: [
+                        .init(path: "file", message: "\(path): not valid TOML (the TOML parser gave up on it: \(crash))")
+                    ])
+                }
+                survived.withLock { $0 = digest }
+            }
         }
         return try Configuration.parse(toml: text)
     }

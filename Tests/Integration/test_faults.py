@@ -447,6 +447,12 @@ def _wrk(url: str, seconds: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _wait_for_reloads(svc, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while svc.worker_log().count('"configuration reloaded"') < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_sighup_under_load_fails_nothing(service):
     """SIGHUP under wrk's 32 connections, alternately with the same configuration and with a
     changed one: the same worker goes on, every answer is a 200, and the last configuration is
@@ -461,7 +467,7 @@ def test_sighup_under_load_fails_nothing(service):
     pid = svc.worker_pid()
     logged_before = len(svc.nginx.access_statuses())
     reloads_before = svc.worker_log().count('"configuration reloaded"')
-    load = _wrk(svc.nginx.url(QUERY), 6)
+    load = _wrk(svc.nginx.url(QUERY), 12)
     hups = 0
     try:
         time.sleep(1.0)
@@ -473,11 +479,14 @@ def test_sighup_under_load_fails_nothing(service):
             os.replace(tmp, svc.config)
             os.kill(pid, signal.SIGHUP)
             hups += 1
-            time.sleep(0.5)
+            # Signals sent while a reload runs merge into one: wait for this one to apply.
+            _wait_for_reloads(svc, reloads_before + hups)
+            time.sleep(0.3)
         # Last: back to the changed one, then a quiet moment for it to apply.
         svc.config.write_text(changed)
         os.kill(pid, signal.SIGHUP)
         hups += 1
+        _wait_for_reloads(svc, reloads_before + hups)
         out, _ = load.communicate(timeout=40)
     finally:
         if load.poll() is None:
