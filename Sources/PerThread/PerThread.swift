@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A value of which every thread has its own copy, made on first use and released when the
 /// thread exits (POSIX thread-specific data).
@@ -8,26 +9,37 @@ import Glibc
 public final class PerThread<Value>: @unchecked Sendable {
     private let key: pthread_key_t
     private let make: @Sendable () -> Value
+    /// Every thread's box, so that `deinit` can free the boxes of threads that live on (a
+    /// replaced configuration's caches would otherwise stay behind in every worker thread).
+    private let boxes = BoxRegistry()
 
     /// Creates the storage; `make` builds a thread's value the first time that thread asks.
     public init(_ make: @escaping @Sendable () -> Value) {
         var key = pthread_key_t()
         pthread_key_create(&key) { pointer in
             guard let pointer else { return }
-            Unmanaged<ThreadValueBox>.fromOpaque(pointer).release()
+            // The thread exits: its box leaves the registry and goes.
+            let box = Unmanaged<ThreadValueBox>.fromOpaque(pointer)
+            box.takeUnretainedValue().registry.remove(pointer)
+            box.release()
         }
         self.key = key
         self.make = make
     }
 
     deinit {
-        // Values still held by live threads are leaked rather than freed under their feet.
+        // No thread is inside `withValue` (each caller holds a reference), and once the key is
+        // deleted no thread-exit destructor runs for it: the boxes left are this instance's to free.
         pthread_key_delete(key)
+        for pointer in boxes.removeAll() { Unmanaged<ThreadValueBox>.fromOpaque(pointer).release() }
     }
 
     private final class Box: ThreadValueBox {
         var value: Value
-        init(_ value: Value) { self.value = value }
+        init(_ value: Value, registry: BoxRegistry) {
+            self.value = value
+            super.init(registry: registry)
+        }
     }
 
     /// Calls `body` with the calling thread's value, which it may change.
@@ -36,8 +48,10 @@ public final class PerThread<Value>: @unchecked Sendable {
         if let existing = pthread_getspecific(key) {
             box = Unmanaged<Box>.fromOpaque(existing).takeUnretainedValue()
         } else {
-            box = Box(make())
-            pthread_setspecific(key, Unmanaged.passRetained(box).toOpaque())
+            box = Box(make(), registry: boxes)
+            let pointer = Unmanaged.passRetained(box).toOpaque()
+            boxes.insert(pointer)
+            pthread_setspecific(key, pointer)
         }
         return try body(&box.value)
     }
@@ -45,4 +59,22 @@ public final class PerThread<Value>: @unchecked Sendable {
 
 /// The non-generic base of the per-thread boxes, so the thread-exit destructor (a C function) can
 /// release any of them.
-class ThreadValueBox {}
+class ThreadValueBox {
+    /// The registry of the `PerThread` this box belongs to.
+    let registry: BoxRegistry
+    init(registry: BoxRegistry) { self.registry = registry }
+}
+
+/// The boxes of one `PerThread`, as the addresses of retained boxes.
+final class BoxRegistry: Sendable {
+    private let addresses = Mutex<Set<UInt>>([])
+
+    func insert(_ pointer: UnsafeMutableRawPointer) { _ = addresses.withLock { $0.insert(UInt(bitPattern: pointer)) } }
+    func remove(_ pointer: UnsafeMutableRawPointer) { _ = addresses.withLock { $0.remove(UInt(bitPattern: pointer)) } }
+    func removeAll() -> [UnsafeMutableRawPointer] {
+        addresses.withLock { a in
+            defer { a = [] }
+            return a.compactMap { UnsafeMutableRawPointer(bitPattern: $0) }
+        }
+    }
+}

@@ -26,6 +26,33 @@ struct PerThreadTests {
         #expect(result.seen == 1)
         #expect(counter.withValue { $0 } == 5)
     }
+
+    /// Counts live instances, to see values freed.
+    final class Tracked: Sendable {
+        static let live = Atomic<Int>(0)
+        init() { Self.live.add(1, ordering: .relaxed) }
+        deinit { Self.live.subtract(1, ordering: .relaxed) }
+    }
+
+    @Test func valuesAreFreedWhenTheirThreadExitsAndWhenTheStorageGoes() {
+        let before = Tracked.live.load(ordering: .relaxed)
+        var storage: PerThread<Tracked>? = PerThread { Tracked() }
+        // A thread that exits frees its value at exit.
+        final class Context { let storage: PerThread<Tracked>; init(_ s: PerThread<Tracked>) { storage = s } }
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { raw in
+            let c = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
+            c.storage.withValue { _ in }
+            return nil
+        }, Unmanaged.passRetained(Context(storage!)).toOpaque())
+        pthread_join(thread, nil)
+        #expect(Tracked.live.load(ordering: .relaxed) == before)
+        // This thread lives on: its value goes with the storage (a replaced configuration's caches).
+        storage!.withValue { _ in }
+        #expect(Tracked.live.load(ordering: .relaxed) == before + 1)
+        storage = nil
+        #expect(Tracked.live.load(ordering: .relaxed) == before)
+    }
 }
 
 struct ReloadableTests {
