@@ -25,8 +25,16 @@ struct JSONLineLogHandler: LogHandler {
         w.field("ts", stamp)
         w.field("level", event.level.rawValue)
         w.field("msg", event.message.description)
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        // The handler's own metadata is usually empty: then the event's is used as it is (a merge
+        // would copy and rehash it on every request line).
+        let merged: Logger.Metadata
+        if metadata.isEmpty {
+            merged = event.metadata ?? [:]
+        } else {
+            var m = metadata
+            if let extra = event.metadata { m.merge(extra) { $1 } }
+            merged = m
+        }
         for key in merged.keys.sorted() {
             switch merged[key]! {
             case .stringConvertible(let n as any BinaryInteger):
