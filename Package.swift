@@ -76,18 +76,31 @@ for target in package.targets where target.type != .system {
 }
 
 // libFuzzer targets (Fuzz/run.sh builds and runs them): declared only when UPSIGN_FUZZ=1, so a
-// plain `swift build` or `swift test` never sees them. Fuzz/run.sh builds each with
-// `--product NAME -c release --sanitize=fuzzer --sanitize=address` in .build-fuzz/.
+// plain `swift build` or `swift test` never sees them. Fuzz/run.sh builds each with `--product
+// NAME -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address` (and
+// Fuzz/toml_assert.h) in .build-fuzz/; the executables have no main (-parse-as-library):
+// libFuzzer's is linked in and calls their LLVMFuzzerTestOneInput.
 if Context.environment["UPSIGN_FUZZ"] == "1" {
     let fuzzSettings: [SwiftSetting] = [
         .unsafeFlags(["-parse-as-library"]), .enableUpcomingFeature("MemberImportVisibility"),
     ]
     package.targets += [
         .target(
-            name: "FuzzSupport", dependencies: ["CGI", "Crypto", .product(name: "Logging", package: "swift-log")],
-            path: "Fuzz/Support", swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+            name: "FuzzSupport",
+            dependencies: ["CGI", "Crypto", "PostPolicy", "Upsign", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/Support",
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+        .executableTarget(
+            name: "fuzz-fastcgi-records", dependencies: ["FuzzSupport", "FastCGI", "CFastCGI", "CGI", "Upsign"],
+            path: "Fuzz/FastCGIRecords", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "fuzz-request", dependencies: ["FuzzSupport", "Upsign", "CGI"],
+            path: "Fuzz/Request", swiftSettings: fuzzSettings),
         .executableTarget(
             name: "fuzz-config", dependencies: ["FuzzSupport", "Upsign", "CGI", "PostPolicy"],
             path: "Fuzz/Config", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "fuzz-callback", dependencies: ["FuzzSupport", "Upsign", "CGI", "Crypto", "COpenSSL"],
+            path: "Fuzz/Callback", swiftSettings: fuzzSettings),
     ]
 }

@@ -5,13 +5,17 @@
 #
 # Steps: install missing Debian packages (deploy/install-deps.sh), `swift build` (debug),
 # `swift test`, a venv in .build-venv/ with Tests/Integration/requirements.txt, the client
-# examples' Node tests (`node --test deploy/examples/miniprogram/`), then `pytest
-# Tests/Integration` against the debug binary. Exits non-zero if anything fails.
+# examples' Node tests (`node --test deploy/examples/miniprogram/`), `pytest Tests/Integration`
+# against the debug binary, then the operations runs scaled down: a soak through nginx
+# (Benchmarks/soak.sh), one under ASan/LSan (soak.sh --asan) and the fuzzers (Fuzz/run.sh --ci).
+# Exits non-zero if anything fails.
 #
 # Environment:
 #   SWIFT_SCRATCH_PATH   build folder for swift (default: SwiftPM's .build)
 #   PYTEST_ARGS          extra pytest arguments (e.g. "-k http -x")
 #   SKIP_SWIFT_TEST=1    skip `swift test` (the integration suite still runs)
+#   SKIP_OPS=1           skip the soak, AddressSanitizer and fuzzing runs at the end
+#   SOAK_REQUESTS, ASAN_REQUESTS   their sizes (default 100000 and 20000)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -83,8 +87,19 @@ pytest_status=0
 # shellcheck disable=SC2086
 "$VENV/bin/python" -m pytest Tests/Integration -q -p no:cacheprovider ${PYTEST_ARGS:-} || pytest_status=$?
 
-if (( status != 0 || node_status != 0 || pytest_status != 0 )); then
-  echo "FAILED: swift test exit $status, node --test exit $node_status, pytest exit $pytest_status" >&2
+# --- operations: soak, sanitizers, fuzzing, scaled down (full runs: README, Operating upsign) ---
+ops_status=0
+if [[ ${SKIP_OPS:-0} != 1 ]]; then
+  say "soak: ${SOAK_REQUESTS:-100000} requests through nginx at saturation (debug build)"
+  SOAK_REQUESTS=${SOAK_REQUESTS:-100000} bash Benchmarks/soak.sh || ops_status=1
+  say "soak under AddressSanitizer + LeakSanitizer: ${ASAN_REQUESTS:-20000} mixed requests"
+  env -u UPSIGN_BIN SOAK_REQUESTS=${ASAN_REQUESTS:-20000} bash Benchmarks/soak.sh --asan || ops_status=1
+  say "fuzzing: a short run per libFuzzer target"
+  bash Fuzz/run.sh --ci || ops_status=1
+fi
+
+if (( status != 0 || node_status != 0 || pytest_status != 0 || ops_status != 0 )); then
+  echo "FAILED: swift test exit $status, node --test exit $node_status, pytest exit $pytest_status, operations $ops_status" >&2
   exit 1
 fi
 echo "all tests passed"

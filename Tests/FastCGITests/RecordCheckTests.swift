@@ -37,13 +37,15 @@ struct RecordCheckTests {
         #expect(verdict(withBody, bodyLimit: 4) == .complete)
     }
 
-    @Test func managementRecordsInsideTheBodyAreRefusedUnlessEmpty() {
+    @Test func managementRecordsInsideARequestAreRefused() {
         let start = Self.begin + Self.record(4, Self.params) + Self.record(4, [])
         // GET_VALUES with lengths libfcgi would overflow on (found by test_fastcgi_abuse).
         let huge: [UInt8] = [0xFF, 0xFF, 0xFF, 0xF0, 0x80, 0x00, 0x00, 0x10]
         #expect(isInvalid(verdict(start + Self.record(5, [1, 2]) + Self.record(9, id: 0, huge) + Self.record(5, []))))
         #expect(isInvalid(verdict(start + Self.record(12, id: 0, [1, 2, 3]) + Self.record(5, []))))
-        #expect(verdict(start + Self.record(12, id: 0, []) + Self.record(5, [])) == .complete)
+        // Even empty ones: libfcgi leaks 48 bytes for each (found by fuzzing).
+        #expect(isInvalid(verdict(start + Self.record(12, id: 0, []) + Self.record(5, []))))
+        #expect(isInvalid(verdict(Self.begin + Self.record(11, id: 0, []) + Self.record(4, Self.params) + Self.record(4, []) + Self.record(5, []))))
         #expect(isInvalid(verdict(start + Self.record(2, [])  + Self.record(5, []))))   // ABORT_REQUEST
         #expect(isInvalid(verdict(start + Self.record(5, id: 2, [1]) + Self.record(5, []))))
     }

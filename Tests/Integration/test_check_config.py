@@ -88,7 +88,7 @@ def test_unparseable_toml(tmp_path):
 
 # TOML on which TOMLKit's parser (toml++ 3.4) fails an assert() and aborts the process, even in
 # release builds (found by Fuzz/run.sh): upsign parses new text in a child process first.
-PARSER_ABORTS = ["[+a]\n", "a = [1, }]\n", "[.a]\nbucket = \"abc\"\ntke = \"abc\"\nregiprofiles.a]\n"]
+PARSER_ABORTS = ["[+a]\n", "a = [1, }]\n", "a=2000-01-01T:0\n", "[.a]\nbucket = \"abc\"\ntke = \"abc\"\nregiprofiles.a]\n"]
 
 
 @pytest.mark.parametrize("text", PARSER_ABORTS)

@@ -530,25 +530,20 @@ def test_wrong_versions(rig, version):
 
 
 @pytest.mark.parametrize("rtype", [0, 12, 200, 255])
-def test_unknown_management_record_inside_a_request_is_answered(rig, rtype):
-    """FastCGI 1.0 section 4.2: a management record of an unknown type gets FCGI_UNKNOWN_TYPE,
-    and the request around it goes on."""
-    with rig.case(f"unknown management type {rtype} in the body"):
-        user = f"unk{rtype}"
-        t0 = time.time()
+def test_a_management_record_inside_a_request_drops_the_connection(rig, rtype):
+    """libfcgi would answer a management record inside a request with FCGI_UNKNOWN_TYPE (FastCGI
+    1.0 section 4.2), but leaks 48 bytes for each one (found by Fuzz/, fuzz-fastcgi-records), so
+    any peer could grow the worker without bound. No web server sends them: upsign drops the
+    connection without an answer, and goes on serving everyone else."""
+    with rig.case(f"management type {rtype} in the body"):
         s = connect(rig.sock)
-        s.sendall(request_start(post_params(user)) + rec(STDIN, 1, POST_BODY[:5]) + rec(rtype, 0)
+        s.sendall(request_start(post_params(f"unk{rtype}")) + rec(STDIN, 1, POST_BODY[:5]) + rec(rtype, 0)
                   + rec(STDIN, 1, POST_BODY[5:]) + rec(STDIN, 1))
         records, how = read_answer(s, 5, until_end=1)
         s.close()
-        unknown = [c for t, r, c in records if t == UNKNOWN_TYPE and r == 0]
-        assert unknown and unknown[0][0] == rtype, f"no FCGI_UNKNOWN_TYPE for type {rtype}: {records[:4]}"
-        assert how == "end", f"request not finished ({how}): {records[:4]}"
-        out = stdout_of(records)
-        assert status_of(records) == 200, f"the request around the record failed: {out[:300]!r}"
-        helpers.check_signed(json.loads(out.partition(b"\r\n\r\n")[2]), fmt="java",
-                             prof=rig.profiles["avatar"], profile_name="avatar", user=user,
-                             filename="b.png", size=200, now_window=(t0, time.time()))
+        assert status_of(records) is None, f"answered: {stdout_of(records)[:200]!r}"
+        assert how != "timeout", "the worker neither answered nor closed"
+    assert "a management record inside a request" in rig.worker.log()
 
 
 def test_unknown_records_with_content_and_request_ids(rig):
