@@ -6,10 +6,14 @@ import Synchronization
 /// What the worker reports at `{base_path}/metrics`, in the Prometheus text format.
 ///
 /// One instance lives for the whole process (a SIGHUP reload keeps it, so counters carry on).
-/// The request path touches only atomics and one lock-protected histogram: each thread keeps its
-/// own references to the counters it has used, so the registry's lock is taken once per thread
-/// and label set, not once per request. Gauges (threads, credentials, memory) are read when
-/// scraped, from the `sampler` the server installs.
+/// The request path shares nothing with other threads: each thread counts into its own tally
+/// (behind a lock only a scrape ever contends for), and a scrape adds the tallies up. Measured
+/// through nginx, a shared histogram (swift-prometheus's takes a lock per observation) and
+/// shared atomic counters cost about 10 % of the throughput and doubled the p99 with 64 threads
+/// on 2 cores. Counters go out through swift-prometheus's registry; the histogram, which that
+/// registry can only fill one observation at a time, is written here in the same text format.
+/// Gauges (threads, credentials, memory) are read when scraped, from the `sampler` the server
+/// installs.
 public final class ServiceMetrics: Sendable {
     /// The route a request took; a label value.
     public enum Route: String, Sendable {
@@ -47,10 +51,55 @@ public final class ServiceMetrics: Sendable {
         var status: Int
     }
 
+    /// Per profile: how many observations fell in each bucket (not cumulative), their sum and count.
+    private struct SigningCounts {
+        var buckets = [UInt64](repeating: 0, count: ServiceMetrics.signingBuckets.count)
+        var sum = 0.0
+        var count: UInt64 = 0
+
+        /// Counts one observation in `bucket` (nil: above the last bound).
+        mutating func add(_ bucket: Int?, _ seconds: Double) {
+            if let bucket { buckets[bucket] += 1 }
+            sum += seconds
+            count += 1
+        }
+
+        func merged(_ other: Self) -> Self {
+            var m = self
+            for i in m.buckets.indices { m.buckets[i] += other.buckets[i] }
+            m.sum += other.sum
+            m.count += other.count
+            return m
+        }
+    }
+
+    /// One thread's counts since the start.
+    private struct Counts {
+        var requests: [RequestKey: UInt64] = [:]
+        var callbacks: [String: UInt64] = [:]
+        var signing: [String: SigningCounts] = [:]
+    }
+
+    /// One thread's tally: written by its thread, read by scrapes.
+    private final class Tally: Sendable {
+        let counts = Mutex(Counts())
+    }
+
+    /// Every tally ever made (a thread that exits leaves its counts behind, as counters must).
+    private final class Tallies: Sendable {
+        let all = Mutex<[Tally]>([])
+    }
+
+    /// What the counters last exported to the registry, to add only the difference.
+    private struct Exported {
+        var requests: [RequestKey: (Counter, UInt64)] = [:]
+        var callbacks: [String: (Counter, UInt64)] = [:]
+    }
+
     private let registry = PrometheusCollectorRegistry()
-    private let requestCounters = PerThread<[RequestKey: Counter]> { [:] }
-    private let signingHistograms = PerThread<[String: ValueHistogram]> { [:] }
-    private let callbackCounters = PerThread<[String: Counter]> { [:] }
+    private let tallies = Tallies()
+    private let tally: PerThread<Tally>
+    private let exported = Mutex(Exported())
     private let sampler = Mutex<(@Sendable () -> ServerSample)?>(nil)
     private let credentialGauges = Mutex<[String: Gauge]>([:])
     private let threads: (busy: Gauge, idle: Gauge, waiting: Gauge)
@@ -108,6 +157,12 @@ public final class ServiceMetrics: Sendable {
     /// Creates the metrics; `version` goes into `upsign_build_info`, `startTime` into
     /// `process_start_time_seconds`.
     public init(version: String, startTime: Timestamp) {
+        let tallies = self.tallies
+        tally = PerThread {
+            let t = Tally()
+            tallies.all.withLock { $0.append(t) }
+            return t
+        }
         let workers = MetricNameDescriptor(
             namespace: "upsign", metricName: "worker_threads", unitName: "",
             helpText: "Worker threads by state: busy answering, idle on a kept-alive connection, or waiting for a new one.")
@@ -145,37 +200,22 @@ public final class ServiceMetrics: Sendable {
     /// Counts one answered request.
     public func requestAnswered(route: Route, profile: String?, status: Int) {
         let key = RequestKey(route: route, profile: profile ?? "", status: status)
-        let counter = requestCounters.withValue { cache in
-            if let c = cache[key] { return c }
-            let c = registry.makeCounter(
-                descriptor: Self.requests,
-                labels: [("route", route.rawValue), ("profile", key.profile), ("status", String(status))])
-            cache[key] = c
-            return c
-        }
-        counter.increment()
+        tally.withValue { t in t.counts.withLock { $0.requests[key, default: 0] += 1 } }
     }
 
     /// Records how long a policy request for `profile` took.
     public func policySigned(profile: String, seconds: Double) {
-        let histogram = signingHistograms.withValue { cache in
-            if let h = cache[profile] { return h }
-            let h = registry.makeValueHistogram(descriptor: Self.signing, labels: [("profile", profile)], buckets: Self.signingBuckets)
-            cache[profile] = h
-            return h
+        let bucket = Self.signingBuckets.firstIndex { seconds <= $0 }
+        tally.withValue { t in
+            t.counts.withLock { c in
+                c.signing[profile, default: SigningCounts()].add(bucket, seconds)
+            }
         }
-        histogram.record(seconds)
     }
 
     /// Counts one callback check; `outcome` is `verified` or the error code answered.
     public func callbackChecked(outcome: String) {
-        let counter = callbackCounters.withValue { cache in
-            if let c = cache[outcome] { return c }
-            let c = registry.makeCounter(descriptor: Self.callbacks, labels: [("outcome", outcome)])
-            cache[outcome] = c
-            return c
-        }
-        counter.increment()
+        tally.withValue { t in t.counts.withLock { $0.callbacks[outcome, default: 0] += 1 } }
     }
 
     /// Counts one SIGHUP reload.
@@ -214,6 +254,64 @@ public final class ServiceMetrics: Sendable {
             for (key, g) in shown where next[key] == nil { registry.unregisterGauge(g) }
             shown = next
         }
-        return registry.emitToBuffer()
+        let histogram = exportCounts()
+        return registry.emitToBuffer() + histogram
+    }
+
+    /// Adds up every thread's tally: the counters go to the registry (by their growth since the
+    /// last scrape); the histogram is returned as exposition text.
+    private func exportCounts() -> [UInt8] {
+        var total = Counts()
+        for t in tallies.all.withLock({ $0 }) {
+            let c = t.counts.withLock { $0 }
+            total.requests.merge(c.requests, uniquingKeysWith: +)
+            total.callbacks.merge(c.callbacks, uniquingKeysWith: +)
+            total.signing.merge(c.signing) { $0.merged($1) }
+        }
+        exported.withLock { e in
+            for (key, n) in total.requests {
+                let (counter, last) = e.requests[key] ?? (
+                    registry.makeCounter(
+                        descriptor: Self.requests,
+                        labels: [("route", key.route.rawValue), ("profile", key.profile), ("status", String(key.status))]), 0)
+                if n > last { counter.increment(by: Int64(n - last)) }
+                e.requests[key] = (counter, max(n, last))
+            }
+            for (outcome, n) in total.callbacks {
+                let (counter, last) = e.callbacks[outcome] ?? (registry.makeCounter(descriptor: Self.callbacks, labels: [("outcome", outcome)]), 0)
+                if n > last { counter.increment(by: Int64(n - last)) }
+                e.callbacks[outcome] = (counter, max(n, last))
+            }
+        }
+        var text: [UInt8] = []
+        guard !total.signing.isEmpty else { return text }
+        let name = Self.signing.name
+        text.append(contentsOf: "# HELP \(name) \(Self.signing.helpText ?? "")\n# TYPE \(name) histogram\n".utf8)
+        for (profile, h) in total.signing.sorted(by: { $0.key < $1.key }) {
+            let label = "profile=\"\(Self.escapedLabel(profile))\""
+            var cumulative: UInt64 = 0
+            for (bound, n) in zip(Self.signingBuckets, h.buckets) {
+                cumulative += n
+                text.append(contentsOf: "\(name)_bucket{\(label),le=\"\(bound)\"} \(cumulative)\n".utf8)
+            }
+            text.append(contentsOf: "\(name)_bucket{\(label),le=\"+Inf\"} \(h.count)\n".utf8)
+            text.append(contentsOf: "\(name)_sum{\(label)} \(h.sum)\n".utf8)
+            text.append(contentsOf: "\(name)_count{\(label)} \(h.count)\n".utf8)
+        }
+        return text
+    }
+
+    /// A label value in the text format: backslash, double quote and newline escaped.
+    static func escapedLabel(_ value: String) -> String {
+        var out = ""
+        for ch in value {
+            switch ch {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(ch)
+            }
+        }
+        return out
     }
 }
