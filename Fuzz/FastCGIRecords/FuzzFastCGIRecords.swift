@@ -223,7 +223,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         FuzzSink.say("FCGX_Accept_r \(rc); environment:\n" + environment(request.pointee.envp).map { "  " + String(decoding: $0, as: UTF8.self).debugDescription + "\n" }.joined())
     }
     if rc >= 0 {
-        let params = copyParams(request.pointee.envp)
+        let params = FastCGIServer.copyParams(request.pointee.envp)
         if case .request(let role, let pairs) = expected {
             let env = environment(request.pointee.envp)
             let roleName = role == 1 ? "RESPONDER" : role == 2 ? "AUTHORIZER" : "FILTER"
@@ -234,7 +234,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let maxBody = Fixture.configuration.server.maxBody
         let body = bodyUnchecked
             ? .tooLarge(declared: Int(params["CONTENT_LENGTH"] ?? "") ?? maxBody + 1)
-            : readBody(request, contentLength: params["CONTENT_LENGTH"], maxBody: maxBody)
+            : FastCGIServer.readBody(request, contentLength: params["CONTENT_LENGTH"], maxBody: maxBody)
         let cgiRequest = CGIRequest(params: params, body: body)
         let response = h.app.respond(to: cgiRequest)
         Oracle.check(response)
@@ -268,52 +268,3 @@ func environment(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) ->
     return out
 }
 
-/// FastCGIServer.copyParams (internal there), line for line.
-func copyParams(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CGIParams {
-    var params = CGIParams()
-    guard let envp else { return params }
-    var count = 0
-    var bytes = 0
-    var cursor = envp
-    while let entry = cursor.pointee {
-        count += 1
-        bytes += strlen(entry)
-        cursor += 1
-    }
-    params.reserve(entries: count, bytes: bytes)
-    cursor = envp
-    while let entry = cursor.pointee {
-        let length = strlen(entry)
-        entry.withMemoryRebound(to: UInt8.self, capacity: length) {
-            params.appendRaw(UnsafeBufferPointer(start: $0, count: length))
-        }
-        cursor += 1
-    }
-    return params
-}
-
-/// FastCGIServer.readBody (private there), line for line.
-func readBody(_ request: UnsafeMutablePointer<FCGX_Request>, contentLength: String?, maxBody: Int) -> CGIRequest.Body {
-    var declared = 0
-    if let text = contentLength, !text.isEmpty {
-        guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text) else {
-            return .invalidLength
-        }
-        declared = n
-    }
-    if declared > maxBody { return .tooLarge(declared: declared) }
-    var body = [UInt8](repeating: 0, count: declared)
-    var filled = 0
-    while filled < declared {
-        let got = body.withUnsafeMutableBufferPointer { b in
-            b.baseAddress!.advanced(by: filled).withMemoryRebound(to: CChar.self, capacity: declared - filled) {
-                FCGX_GetStr($0, Int32(declared - filled), request.pointee.in)
-            }
-        }
-        if got <= 0 { return .truncated }
-        filled += Int(got)
-    }
-    var extra: CChar = 0
-    if FCGX_GetStr(&extra, 1, request.pointee.in) != 0 { return .invalidLength }
-    return .bytes(body)
-}

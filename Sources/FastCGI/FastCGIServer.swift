@@ -474,7 +474,7 @@ public final class FastCGIServer: Sendable {
         let params = Self.copyParams(request.pointee.envp)
         let body = bodyUnchecked
             ? .tooLarge(declared: Int(params["CONTENT_LENGTH"] ?? "") ?? configuration.maxBody + 1)
-            : readBody(request, contentLength: params["CONTENT_LENGTH"])
+            : Self.readBody(request, contentLength: params["CONTENT_LENGTH"], maxBody: configuration.maxBody)
         let cgiRequest = CGIRequest(params: params, body: body)
         let response = handler(cgiRequest)
         let bytes = response.serialized(includeBody: cgiRequest.method != "HEAD")
@@ -493,7 +493,8 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Copies `NAME=VALUE` params out of libfcgi's storage (freed by `FCGX_Finish_r`).
-    static func copyParams(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CGIParams {
+    /// (Public for the fuzz target that drives libfcgi the way the server does.)
+    public static func copyParams(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CGIParams {
         var params = CGIParams()
         guard let envp else { return params }
         var count = 0
@@ -518,7 +519,8 @@ public final class FastCGIServer: Sendable {
 
     /// Reads the body: all of it up to `maxBody`, then on to the end of the FastCGI stdin stream so
     /// that a kept-alive connection is left at the next request's first record.
-    private func readBody(_ request: UnsafeMutablePointer<FCGX_Request>, contentLength: String?) -> CGIRequest.Body {
+    /// (Public for the fuzz target that drives libfcgi the way the server does.)
+    public static func readBody(_ request: UnsafeMutablePointer<FCGX_Request>, contentLength: String?, maxBody: Int) -> CGIRequest.Body {
         var declared = 0
         if let text = contentLength, !text.isEmpty {
             guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text) else {
@@ -526,7 +528,7 @@ public final class FastCGIServer: Sendable {
             }
             declared = n
         }
-        if declared > configuration.maxBody { return .tooLarge(declared: declared) }
+        if declared > maxBody { return .tooLarge(declared: declared) }
         var body = [UInt8](repeating: 0, count: declared)
         var filled = 0
         while filled < declared {
