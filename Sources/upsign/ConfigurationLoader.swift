@@ -47,8 +47,19 @@ enum ConfigurationLoader {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // The child's stdout is a pipe whose only write end it holds: its exit is this pipe's
+        // end-of-file, which `poll` waits for without polling the child's status.
+        var exitFDs: [Int32] = [-1, -1]
+        guard pipe(&exitFDs) == 0 else {
+            close(readEnd)
+            close(writeEnd)
+            return "pipe: \(String(cString: strerror(errno)))"
+        }
+        for fd in exitFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let (exitRead, exitWrite) = (exitFDs[0], exitFDs[1])
+        defer { close(exitRead) }
         posix_spawn_file_actions_adddup2(&actions, readEnd, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, exitWrite, 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -65,6 +76,7 @@ enum ConfigurationLoader {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, environ)
         close(readEnd)
+        close(exitWrite)
         guard spawned == 0 else {
             close(writeEnd)
             return "cannot start the check: \(String(cString: strerror(spawned)))"
@@ -84,23 +96,46 @@ enum ConfigurationLoader {
         }
         close(writeEnd)
 
-        var status: Int32 = 0
-        var waited: Int32 = 0
-        for _ in 0..<1000 {   // 10 s
-            waited = waitpid(pid, &status, WNOHANG)
-            if waited != 0 { break }
-            usleep(10_000)
+        // Wait for the child's exit (its stdout closing), at most 10 s.
+        var deadline = 10_000
+        var exited = false
+        var scratch = [UInt8](repeating: 0, count: 256)
+        while deadline > 0 {
+            var p = pollfd(fd: exitRead, events: Int16(POLLIN), revents: 0)
+            let started = Self.milliseconds()
+            let ready = poll(&p, 1, Int32(deadline))
+            deadline -= Self.milliseconds() - started
+            if ready < 0 && errno != EINTR { break }
+            if ready > 0 {
+                // End of file once the child is gone (it writes nothing; anything is discarded).
+                let n = scratch.withUnsafeMutableBytes { read(exitRead, $0.baseAddress, $0.count) }
+                if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+                    exited = true
+                    break
+                }
+            }
         }
-        if waited == 0 {
+        var status: Int32 = 0
+        if !exited {
             kill(pid, SIGKILL)
             waitpid(pid, &status, 0)
             return "the check did not finish in 10 s"
         }
+        var waited: Int32
+        repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
         if waited < 0 { return "waitpid: \(String(cString: strerror(errno)))" }
         let signal = status & 0x7f
         if signal != 0 { return "the check died of signal \(signal)" }
         let code = (status >> 8) & 0xff
         return code == 0 ? nil : "the check exited \(code)"
+    }
+}
+
+extension ConfigurationLoader {
+    static func milliseconds() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
     }
 }
 
