@@ -9,7 +9,7 @@ import Synchronization
 /// The request path shares nothing with other threads: each thread counts into its own tally
 /// (behind a lock only a scrape ever contends for), and a scrape adds the tallies up. Measured
 /// through nginx, a shared histogram (swift-prometheus's takes a lock per observation) and
-/// shared atomic counters cost about 10 % of the throughput and doubled the p99 with 64 threads
+/// shared atomic counters cost about 10 % of the throughput and raised the p99 from about 3.8 to 6.4 ms with 64 threads
 /// on 2 cores. Counters go out through swift-prometheus's registry; the histogram, which that
 /// registry can only fill one observation at a time, is written here in the same text format.
 /// Gauges (threads, credentials, memory) are read when scraped, from the `sampler` the server
