@@ -102,9 +102,9 @@ enum ConfigurationLoader {
         var scratch = [UInt8](repeating: 0, count: 256)
         while deadline > 0 {
             var p = pollfd(fd: exitRead, events: Int16(POLLIN), revents: 0)
-            let started = Self.milliseconds()
+            let started = Runtime.monotonicNanoseconds()
             let ready = poll(&p, 1, Int32(deadline))
-            deadline -= Self.milliseconds() - started
+            deadline -= Int((Runtime.monotonicNanoseconds() - started) / 1_000_000)
             if ready < 0 && errno != EINTR { break }
             if ready > 0 {
                 // End of file once the child is gone (it writes nothing; anything is discarded).
@@ -128,14 +128,6 @@ enum ConfigurationLoader {
         if signal != 0 { return "the check died of signal \(signal)" }
         let code = (status >> 8) & 0xff
         return code == 0 ? nil : "the check exited \(code)"
-    }
-}
-
-extension ConfigurationLoader {
-    static func milliseconds() -> Int {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
     }
 }
 
