@@ -33,11 +33,14 @@ let package = Package(
         .target(name: "HTTPFetch", dependencies: ["CCurl"]),
         // The libfcgi responder loop: listener, worker threads, shutdown.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI"]),
+        .target(
+            name: "LogLines",
+            dependencies: ["JSONText", "PerThread", "PostPolicy", .product(name: "Logging", package: "swift-log")]),
         // The application: configuration, credentials, profiles, routes, response formats.
         .target(
             name: "Upsign",
             dependencies: [
-                "CGI", "Crypto", "JSONText", "PostPolicy", "PerThread",
+                "CGI", "Crypto", "JSONText", "LogLines", "PostPolicy", "PerThread",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -46,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "upsign",
             dependencies: [
-                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto", "PerThread",
+                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto", "PerThread", "LogLines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -60,6 +63,7 @@ let package = Package(
         .testTarget(name: "PerThreadTests", dependencies: ["PerThread"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
+        .testTarget(name: "LogLinesTests", dependencies: ["LogLines", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
         .testTarget(
             name: "UpsignTests",

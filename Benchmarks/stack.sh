@@ -25,3 +25,7 @@ echo
 echo "== native V4 profile (longer policy, content type and no-overwrite pins, HMAC-SHA256)"
 python3 "$RIG" --only c-ref,worker --worker "$WORKER" \
   --path "/upload/policy?profile=demo&filename=a.jpg&contentType=image/jpeg&size=1000" "$@"
+echo
+echo "== CPU per request (java profile): where a throughput gap comes from"
+python3 Benchmarks/cpu_per_request.py --rig "$(dirname "$RIG")" --worker "$WORKER" \
+  --path "/upload/policy?profile=avatar&filename=a.jpg"

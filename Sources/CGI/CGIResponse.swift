@@ -34,7 +34,12 @@ public struct CGIResponse: Sendable, Equatable {
     public func serialized(includeBody: Bool = true) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count + 160)
-        out.append(contentsOf: "Status: \(status) \(HTTPStatus.reasonPhrase(status))\r\n".utf8)
+        // Piece by piece: an interpolated string longer than 15 bytes is a heap allocation.
+        out.append(contentsOf: "Status: ".utf8)
+        Self.appendDecimal(status, to: &out)
+        out.append(0x20)
+        out.append(contentsOf: HTTPStatus.reasonPhrase(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
         for (name, value) in headers {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: ": ".utf8)
@@ -46,8 +51,33 @@ public struct CGIResponse: Sendable, Equatable {
             }
             out.append(contentsOf: "\r\n".utf8)
         }
-        out.append(contentsOf: "Content-Length: \(body.count)\r\n\r\n".utf8)
+        out.append(contentsOf: "Content-Length: ".utf8)
+        Self.appendDecimal(body.count, to: &out)
+        out.append(contentsOf: "\r\n\r\n".utf8)
         if includeBody { out.append(contentsOf: body) }
         return out
+    }
+
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendDecimal(UInt(value.magnitude), to: &out)
+        } else {
+            appendDecimal(UInt(value), to: &out)
+        }
+    }
+
+    private static func appendDecimal(_ value: UInt, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var n = value
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[23 - count] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+                count += 1
+            } while n > 0
+            out.append(contentsOf: d[(24 - count)...])
+        }
     }
 }

@@ -11,10 +11,12 @@ import Synchronization
 /// in-flight requests included):
 /// - a worker with no connection waits in `epoll` on the listening socket (`EPOLLEXCLUSIVE`, so a
 ///   new connection wakes one worker, not all) and on a shutdown pipe whose closing wakes them all;
-/// - a worker holding a kept-alive connection blocks in libfcgi's own read, as a C responder
-///   does (no extra system call per request); while it waits there it is marked idle, and
+/// - a worker holding a kept-alive connection blocks in a peek (`recv` with `MSG_PEEK`) until the
+///   whole next request is queued and its records check out (`RecordCheck`), and only then lets
+///   libfcgi read it: one system call per request more than a bare libfcgi responder, the price
+///   of never handing libfcgi records it mishandles. While it waits it is marked idle, and
 ///   shutdown interrupts exactly the idle ones with `SIGUSR2` (a no-op handler without
-///   `SA_RESTART`), so the read fails and libfcgi closes the connection;
+///   `SA_RESTART`), so the peek fails and the connection is closed;
 /// - a busy worker is never interrupted: it answers, then sees the flag and closes its connection.
 public final class FastCGIServer: Sendable {
     /// How the server runs.

@@ -101,14 +101,48 @@ public struct JSONWriter: Sendable {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
+    /// Bytes 0x00-0x3F that need escaping: the control characters, `"`, `&`, `<` and `>`.
+    private static let escapedLow: UInt64 = 0xFFFF_FFFF | 1 << 0x22 | 1 << 0x26 | 1 << 0x3C | 1 << 0x3E
+    /// Bytes 0x40-0x7F that need escaping, less 0x40: `\` and DEL.
+    private static let escapedHigh: UInt64 = 1 << (0x5C - 0x40) | 1 << (0x7F - 0x40)
+
+    /// Whether `byte` is written escaped: a bit test, with no table to load (a global array costs
+    /// a retain and a release per string).
     @inline(__always)
     private static func needsEscape(_ byte: UInt8) -> Bool {
-        byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
-            || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "&")
+        if byte < 0x40 { return escapedLow >> byte & 1 != 0 }
+        if byte < 0x80 { return escapedHigh >> (byte &- 0x40) & 1 != 0 }
+        return false
     }
 
-    /// `needsEscape` for every byte value: one load per byte on the fast path.
-    private static let escapeTable: [Bool] = (0...255).map { needsEscape(UInt8($0)) }
+    /// Whether any byte of `buffer` needs escaping: eight bytes at a time with word arithmetic
+    /// (the exact "has a zero byte" and "has a byte less than n" tests), the rest one by one.
+    /// Measured: a byte-by-byte scan was 8 % of the instructions of signing an OSS V4 policy.
+    /// (Swift's `SIMD16` compares against a scalar came out lane by lane: five times slower.)
+    private static func anyNeedsEscape(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = buffer.baseAddress else { return false }
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        var i = 0
+        while i + 8 <= buffer.count {
+            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // A byte below 0x20 (bytes of 0x80 and up have their top bit set, so ~x clears them).
+            if (x &- ones &* 0x20) & ~x & highs != 0 { return true }
+            if hasZeroByte(x ^ (ones &* 0x22)) || hasZeroByte(x ^ (ones &* 0x26)) || hasZeroByte(x ^ (ones &* 0x3C))
+                || hasZeroByte(x ^ (ones &* 0x3E)) || hasZeroByte(x ^ (ones &* 0x5C)) || hasZeroByte(x ^ (ones &* 0x7F))
+            {
+                return true
+            }
+            i += 8
+        }
+        while i < buffer.count {
+            if needsEscape(base[i]) { return true }
+            i += 1
+        }
+        return false
+    }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
@@ -126,9 +160,7 @@ public struct JSONWriter: Sendable {
         // Fast path: most values (base64, keys, URLs) need no escaping and are copied whole.
         var copy = value
         let plain = copy.withUTF8 { buffer -> Bool in
-            let clean = escapeTable.withUnsafeBufferPointer { table in
-                buffer.allSatisfy { !table[Int($0)] }
-            }
+            let clean = !anyNeedsEscape(buffer)
             if clean { out.append(contentsOf: buffer) }
             return clean
         }

@@ -1,5 +1,6 @@
 import CGI
 import JSONText
+import LogLines
 import Logging
 import PostPolicy
 
@@ -15,8 +16,10 @@ public struct Application: Sendable {
     public let clock: @Sendable () -> Timestamp
     /// Makes a fresh UUID per request; nil when no randomness is available.
     public let uuid: @Sendable () -> String?
-    /// Where request events are logged.
+    /// Where events are logged.
     public let logger: Logger
+    /// Where each request's line goes (by default, `logger`).
+    public let requestLog: any RequestLog
 
     /// The keys OSS signs callbacks with.
     public let publicKeys: PublicKeyStore
@@ -28,6 +31,9 @@ public struct Application: Sendable {
     public let monotonicNanoseconds: @Sendable () -> UInt64
     /// Derived V4 signing keys, shared by every request.
     private let signingKeys = SigningKeyCache()
+    /// One issuer per profile, by name, and the default profile's.
+    private let issuers: [String: PolicyIssuer]
+    private let defaultIssuer: PolicyIssuer?
     private let policyPath: String
     private let healthPath: String
     private let callbackPath: String
@@ -38,8 +44,10 @@ public struct Application: Sendable {
         configuration: Configuration, credentials: CredentialStore,
         clock: @escaping @Sendable () -> Timestamp, uuid: @escaping @Sendable () -> String?, logger: Logger,
         publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil,
-        metrics: ServiceMetrics? = nil, monotonicNanoseconds: @escaping @Sendable () -> UInt64 = { 0 }
+        metrics: ServiceMetrics? = nil, monotonicNanoseconds: @escaping @Sendable () -> UInt64 = { 0 },
+        requestLog: (any RequestLog)? = nil
     ) {
+        self.requestLog = requestLog ?? LoggerRequestLog(logger)
         self.metrics = configuration.server.metrics ? metrics : nil
         self.monotonicNanoseconds = monotonicNanoseconds
         self.publicKeys = publicKeys
@@ -49,6 +57,9 @@ public struct Application: Sendable {
         self.clock = clock
         self.uuid = uuid
         self.logger = logger
+        let issuers = configuration.profiles.mapValues { PolicyIssuer(profile: $0) }
+        self.issuers = issuers
+        defaultIssuer = configuration.defaultProfile.flatMap { issuers[$0.name] }
         policyPath = configuration.server.basePath + "/policy"
         healthPath = configuration.server.basePath + "/healthz"
         callbackPath = configuration.server.basePath + "/callback"
@@ -112,9 +123,11 @@ public struct Application: Sendable {
                 metrics.policySigned(profile: profile, seconds: Double(elapsed) / 1e9)
             }
         }
-        logger.log(
-            level: response.status >= 500 ? .error : .info, "request",
-            metadata: Self.metadata(request, response, outcome, elapsedNanoseconds: elapsed))
+        requestLog.record(RequestLine(
+            id: request.param("REQUEST_ID") ?? request.param("HTTP_X_REQUEST_ID"), method: request.method,
+            route: outcome.route.rawValue, path: outcome.route == .unknown ? request.path : nil,
+            profile: outcome.profile, user: outcome.user, status: response.status,
+            durationMicroseconds: elapsed / 1000, error: outcome.error))
         return response
     }
 
@@ -134,25 +147,6 @@ public struct Application: Sendable {
             self.error = error.code
             return error.response
         }
-    }
-
-    /// The request's log line: id (nginx's `$request_id` when passed), route, profile, status,
-    /// duration and user. No parameter values, no policy, never a credential.
-    private static func metadata(_ request: CGIRequest, _ response: CGIResponse, _ outcome: Outcome, elapsedNanoseconds: UInt64) -> Logger.Metadata {
-        // Sized for every key at once: growing a dictionary rehashes it.
-        var m = Logger.Metadata(minimumCapacity: 9)
-        m["request.method"] = .string(String(request.method.prefix(16)))
-        m["route"] = .string(outcome.route.rawValue)
-        m["status"] = .stringConvertible(response.status)
-        m["duration_us"] = .stringConvertible(elapsedNanoseconds / 1000)
-        if outcome.route == .unknown { m["request.path"] = .string(String(request.path.prefix(256))) }
-        if let id = request.param("REQUEST_ID") ?? request.param("HTTP_X_REQUEST_ID") {
-            m["request.id"] = .string(String(id.prefix(64)))
-        }
-        if let profile = outcome.profile { m["profile"] = .string(profile) }
-        if let user = outcome.user { m["user"] = .string(user) }
-        if let error = outcome.error { m["error"] = .string(error) }
-        return m
     }
 
     /// `{base_path}/healthz`: 200 when every credentials source has credentials that have not
@@ -204,20 +198,20 @@ public struct Application: Sendable {
         } catch {
             return .failure(error)
         }
-        let profile: Profile
+        let issuer: PolicyIssuer
         let tenantsOn = configuration.server.tenantParam != nil
         if let name = parameters.profile {
-            guard let p = configuration.profiles[name] else { return .failure(tenantsOn ? .profileForbidden : .unknownProfile) }
-            profile = p
+            guard let i = issuers[name] else { return .failure(tenantsOn ? .profileForbidden : .unknownProfile) }
+            issuer = i
         } else {
-            guard let p = configuration.defaultProfile else {
+            guard let i = defaultIssuer else {
                 return .failure(.missingParameter("profile", "this endpoint has several profiles and no default_profile"))
             }
-            profile = p
+            issuer = i
         }
-        outcome.profile = profile.name
-        if !profile.apps.isEmpty {
-            guard let param = configuration.server.tenantParam, let tenant = request.param(param), profile.apps.contains(tenant) else {
+        outcome.profile = issuer.profile.name
+        if !issuer.profile.apps.isEmpty {
+            guard let param = configuration.server.tenantParam, let tenant = request.param(param), issuer.profile.apps.contains(tenant) else {
                 return .failure(.profileForbidden)
             }
         }
@@ -229,21 +223,20 @@ public struct Application: Sendable {
             }
         }
         outcome.user = user
-        if profile.requireUser && user == nil { return .failure(.identityRequired) }
+        if issuer.profile.requireUser && user == nil { return .failure(.identityRequired) }
 
         guard let uuid = uuid() else {
             logger.error("no random bytes for a UUID")
             return .failure(.internalError)
         }
         // Input errors are answered before credential trouble: a client learns what it did wrong.
-        let issuer = PolicyIssuer(profile: profile)
         var upload: PostUpload
         switch issuer.upload(parameters, user: user, uuid: uuid, now: clock()) {
         case .success(let u): upload = u
         case .failure(let e): return .failure(e)
         }
         let snapshot: CredentialStore.Snapshot
-        switch credentials.snapshot(for: profile.credentials) {
+        switch credentials.snapshot(for: issuer.profile.credentials) {
         case .success(let s): snapshot = s
         case .failure: return .failure(.credentialsUnavailable)
         }
@@ -251,7 +244,7 @@ public struct Application: Sendable {
             // Temporary credentials past their expiration would sign forms OSS refuses.
             guard upload.issuedAt < expiration else {
                 logger.error("credentials expired; refusing to sign", metadata: [
-                    "credentials.source": .string(profile.credentials.description),
+                    "credentials.source": .string(issuer.profile.credentials.description),
                     "credentials.expiration": .string(expiration.iso8601Milliseconds),
                 ])
                 return .failure(.credentialsExpired)

@@ -3,7 +3,11 @@ import PostPolicy
 
 /// Turns a profile, the client's parameters and one clock reading into an upload description,
 /// and that into a signed answer body. Pure: the same inputs always give the same bytes.
-public struct PolicyIssuer: Sendable {
+///
+/// A class, made once per profile when the configuration is loaded: a request takes a reference
+/// instead of copying the profile's twenty-odd fields (measured: about 4 % of the worker's user
+/// time went to retaining and releasing them, twice per request).
+public final class PolicyIssuer: Sendable {
     /// The profile.
     public let profile: Profile
 

@@ -139,45 +139,64 @@ public struct PolicyParameters: Sendable, Equatable {
 enum FormURLEncoding {
     /// Splits `text` on `&`, each pair on its first `=`, decoding `+` and `%XX`; the results must be UTF-8.
     static func decode(_ text: String, source: String) throws(APIError) -> [(String, String)] {
-        var out: [(String, String)] = []
-        for piece in text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let eq = piece.firstIndex(of: UInt8(ascii: "="))
-            let rawName = eq.map { piece[..<$0] } ?? piece[...]
-            let rawValue = eq.map { piece[piece.index(after: $0)...] } ?? piece[piece.endIndex...]
-            out.append((try component(rawName, source), try component(rawValue, source)))
+        var text = text
+        // Scanned in place: no array of pieces, and a plain component is one string made
+        // straight from its bytes (no allocation at all when short).
+        let decoded = text.withUTF8 { bytes -> Result<[(String, String)], APIError> in
+            var out: [(String, String)] = []
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                var eq = -1
+                while end < bytes.count && bytes[end] != UInt8(ascii: "&") {
+                    if eq < 0 && bytes[end] == UInt8(ascii: "=") { eq = end }
+                    end += 1
+                }
+                if end > start {
+                    let nameEnd = eq < 0 ? end : eq
+                    let valueStart = eq < 0 ? end : eq + 1
+                    switch (component(UnsafeBufferPointer(rebasing: bytes[start..<nameEnd]), source),
+                            component(UnsafeBufferPointer(rebasing: bytes[valueStart..<end]), source)) {
+                    case (.success(let name), .success(let value)): out.append((name, value))
+                    case (.failure(let e), _), (_, .failure(let e)): return .failure(e)
+                    }
+                }
+                start = end + 1
+            }
+            return .success(out)
         }
-        return out
+        return try decoded.get()
     }
 
-    static func component(_ bytes: Substring.UTF8View.SubSequence, _ source: String) throws(APIError) -> String {
-        // Fast path: nothing escaped, so the text is already the value (and already UTF-8).
+    static func component(_ bytes: UnsafeBufferPointer<UInt8>, _ source: String) -> Result<String, APIError> {
+        // Fast path: nothing escaped, so the text is already the value (and already UTF-8: it is
+        // a piece of a String cut at ASCII bytes).
         if !bytes.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
-            return String(Substring(bytes))
+            return .success(String(decoding: bytes, as: UTF8.self))
         }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
+        var i = 0
+        while i < bytes.count {
             let c = bytes[i]
             if c == UInt8(ascii: "+") {
                 out.append(0x20)
             } else if c == UInt8(ascii: "%") {
-                let h = bytes.index(after: i)
-                guard h < bytes.endIndex, bytes.index(after: h) < bytes.endIndex,
-                    let hi = hexValue(bytes[h]), let lo = hexValue(bytes[bytes.index(after: h)])
-                else { throw .invalidRequest("bad percent-encoding in the \(source)") }
+                guard i + 2 < bytes.count, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else {
+                    return .failure(.invalidRequest("bad percent-encoding in the \(source)"))
+                }
                 out.append(hi << 4 | lo)
-                i = bytes.index(h, offsetBy: 2)
+                i += 3
                 continue
             } else {
                 out.append(c)
             }
-            i = bytes.index(after: i)
+            i += 1
         }
         guard let s = String(validating: out, as: UTF8.self) else {
-            throw .invalidRequest("the \(source) does not decode to UTF-8")
+            return .failure(.invalidRequest("the \(source) does not decode to UTF-8"))
         }
-        return s
+        return .success(s)
     }
 
     static func hexValue(_ c: UInt8) -> UInt8? {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LogLines
 import Logging
 
 /// Options shared by every subcommand.

@@ -4,6 +4,7 @@ import Crypto
 import FastCGI
 import Glibc
 import HTTPFetch
+import LogLines
 import Logging
 import PerThread
 import Upsign
@@ -223,6 +224,7 @@ struct Serve: ParsableCommand {
             configuration: configuration, credentials: credentials,
             clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
             publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) },
-            metrics: metrics, monotonicNanoseconds: Runtime.monotonicNanoseconds)
+            metrics: metrics, monotonicNanoseconds: Runtime.monotonicNanoseconds,
+            requestLog: JSONRequestLog(logLevel: logger.logLevel))
     }
 }

@@ -77,6 +77,25 @@ struct ApplicationTests {
         return String(text[start..<end])
     }
 
+    @Test func theOnlyProfileServesRequestsThatNameNone() throws {
+        let configuration = try Configuration.parse(toml: """
+            [profiles.solo]
+            bucket = "examplebucket"
+            region = "cn-hangzhou"
+            key = "s/{uuid}{ext}"
+            format = "java"
+            """)
+        let app = Application(
+            configuration: configuration,
+            credentials: CredentialStore(profiles: configuration.profiles.values, environment: [
+                "OSS_ACCESS_KEY_ID": "LTAItest", "OSS_ACCESS_KEY_SECRET": "test-secret-value",
+            ]),
+            clock: { ApplicationTests.now }, uuid: { ApplicationTests.uuid }, logger: .init(label: "test"))
+        let r = app.respond(to: CGIRequest(params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "filename=a.jpg"], body: .bytes([])))
+        #expect(r.status == 200, Comment(rawValue: r.bodyText))
+        #expect(try json(r)["key"] == .string("s/\(ApplicationTests.uuid).jpg"))
+    }
+
     @Test func answersTheJavaBeanShape() throws {
         let r = get("/upload/policy", query: "filename=me.JPG")
         #expect(r.status == 200)
