@@ -5,7 +5,8 @@
 #   bash Benchmarks/stack.sh [run.py options]      e.g. --rounds 5 --conns 256
 #
 # Measures the `java` (OSS V1) profile of deploy/demo.toml, then its native V4 profile, each as
-# one run.py table with every candidate's ratio to the C responder. Needs the rig's packages
+# one run.py table with every candidate's ratio to the C responder; then the CPU time per request
+# (user, system, nginx's) of the C responder and upsign (cpu_per_request.py). Needs the rig's packages
 # (nginx spawn-fcgi wrk php-fpm libfcgi-dev libssl-dev gcc) and Swift 6.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

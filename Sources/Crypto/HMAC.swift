@@ -64,20 +64,35 @@ public enum HMAC {
     /// costs the message's blocks only: no digest lookup, no key schedule (about 3.5 times the
     /// one-shot rate on a policy-sized message). Same result as `authenticationCode`.
     public static func authenticationCode(_ algorithm: Algorithm, reusedKey key: [UInt8], message: some ContiguousBytes) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: algorithm.byteCount)
+        [UInt8](unsafeUninitializedCapacity: algorithm.byteCount) { out, count in
+            count = authenticationCode(algorithm, reusedKey: key, message: message, into: UnsafeMutableRawBufferPointer(out))
+        }
+    }
+
+    /// Lowercase hex of HMAC(`key`, `message`) through a kept keyed context (the V4 signatures):
+    /// the MAC stays on the stack, and the text is the one allocation.
+    public static func authenticationCodeHex(_ algorithm: Algorithm, reusedKey key: [UInt8], message: some ContiguousBytes) -> String {
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { mac in
+            let length = authenticationCode(algorithm, reusedKey: key, message: message, into: mac)
+            return Hex.encode(UnsafeRawBufferPointer(rebasing: mac[..<length]))
+        }
+    }
+
+    /// MACs `message` into `out` (at least `algorithm.byteCount` bytes); returns the length.
+    private static func authenticationCode(
+        _ algorithm: Algorithm, reusedKey key: [UInt8], message: some ContiguousBytes, into out: UnsafeMutableRawBufferPointer
+    ) -> Int {
         var length: UInt32 = 0
         keyedContexts.withValue { contexts in
             let ctx = contexts.context(algorithm, key: key)
             message.withUnsafeBytes { m in
-                out.withUnsafeMutableBufferPointer { o in
-                    // Resets to the keyed state (a NULL key reuses the one set), then MACs the message.
-                    _ = HMAC_Init_ex(ctx, nil, 0, nil, nil)
-                    _ = HMAC_Update(ctx, m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count)
-                    _ = HMAC_Final(ctx, o.baseAddress, &length)
-                }
+                // Resets to the keyed state (a NULL key reuses the one set), then MACs the message.
+                _ = HMAC_Init_ex(ctx, nil, 0, nil, nil)
+                _ = HMAC_Update(ctx, m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count)
+                _ = HMAC_Final(ctx, out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length)
             }
         }
-        return out
+        return Int(length)
     }
 
     /// Returns HMAC-SHA1(`key`, `message`) through a kept keyed context.

@@ -1,6 +1,5 @@
 /// Lowercase hexadecimal text, as the V4 signature schemes want it.
 public enum Hex {
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Returns the lowercase hex text of `bytes`.
     public static func encode(_ bytes: some ContiguousBytes) -> String {
@@ -8,12 +7,18 @@ public enum Hex {
             String(unsafeUninitializedCapacity: input.count * 2) { out in
                 var i = 0
                 for byte in input {
-                    out[i] = digits[Int(byte >> 4)]
-                    out[i + 1] = digits[Int(byte & 0x0F)]
+                    out[i] = digit(byte >> 4)
+                    out[i + 1] = digit(byte & 0x0F)
                     i += 2
                 }
                 return i
             }
         }
+    }
+
+    /// The digit of a nibble: arithmetic, not a table (a global array costs a retain and a release).
+    @inline(__always)
+    private static func digit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
     }
 }

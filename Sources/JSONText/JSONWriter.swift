@@ -61,6 +61,15 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Writes already rendered JSON: one value or several separated by commas (array elements),
+    /// as the next value(s). The caller vouches that `fragment` is well-formed JSON; nothing is checked.
+    public mutating func fragment(_ fragment: [UInt8]) {
+        guard !fragment.isEmpty else { return }
+        separate()
+        bytes.append(contentsOf: fragment)
+        needsComma = true
+    }
+
     /// Writes an integer value.
     public mutating func integer(_ value: Int64) {
         separate()
@@ -125,16 +134,15 @@ public struct JSONWriter: Sendable {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        @inline(__always) func special(_ x: UInt64) -> Bool {
+            // A byte below 0x20 (bytes of 0x80 and up have their top bit set, so ~x clears them).
+            (x &- ones &* 0x20) & ~x & highs != 0
+                || hasZeroByte(x ^ (ones &* 0x22)) || hasZeroByte(x ^ (ones &* 0x26)) || hasZeroByte(x ^ (ones &* 0x3C))
+                || hasZeroByte(x ^ (ones &* 0x3E)) || hasZeroByte(x ^ (ones &* 0x5C)) || hasZeroByte(x ^ (ones &* 0x7F))
+        }
         var i = 0
         while i + 8 <= buffer.count {
-            let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            // A byte below 0x20 (bytes of 0x80 and up have their top bit set, so ~x clears them).
-            if (x &- ones &* 0x20) & ~x & highs != 0 { return true }
-            if hasZeroByte(x ^ (ones &* 0x22)) || hasZeroByte(x ^ (ones &* 0x26)) || hasZeroByte(x ^ (ones &* 0x3C))
-                || hasZeroByte(x ^ (ones &* 0x3E)) || hasZeroByte(x ^ (ones &* 0x5C)) || hasZeroByte(x ^ (ones &* 0x7F))
-            {
-                return true
-            }
+            if special(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
             i += 8
         }
         while i < buffer.count {

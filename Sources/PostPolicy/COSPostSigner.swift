@@ -40,12 +40,12 @@ public struct COSPostSigner: PostSigner {
         let signature = signature(policyJSON: json, keyTime: keyTime)
         return SignedPostForm(
             upload: upload, policy: Base64.encode(json), signature: signature, credentials: credentials,
-            authentication: [
-                .init("q-sign-algorithm", "sha1"),
-                .init("q-ak", credentials.accessKeyId),
-                .init("q-key-time", keyTime),
-                .init("q-signature", signature),
-            ],
+            authentication: { fields in
+                fields.append(.init("q-sign-algorithm", "sha1"))
+                fields.append(.init("q-ak", credentials.accessKeyId))
+                fields.append(.init("q-key-time", keyTime))
+                fields.append(.init("q-signature", signature))
+            },
             tokenField: tokenField)
     }
 }

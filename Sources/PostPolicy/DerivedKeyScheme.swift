@@ -1,4 +1,5 @@
 import Crypto
+import JSONText
 
 /// The family of signature schemes OSS V4, S3 SigV4 and GCS V4 POST share: the base64 policy is
 /// signed with hex(HMAC-SHA256) under a key derived from the secret, the day, the region and the
@@ -31,7 +32,7 @@ public struct DerivedKeyScheme: Sendable {
 
     /// hex(HMAC-SHA256(signing key, base64 policy)): the string to sign is the `policy` field itself.
     public func signature(policyBase64: String, signingKey: [UInt8]) -> String {
-        Hex.encode(HMAC.sha256(reusedKey: signingKey, message: policyBase64))
+        HMAC.authenticationCodeHex(.sha256, reusedKey: signingKey, message: policyBase64)
     }
 
     /// `AKID/YYYYMMDD/REGION/SERVICE/TERMINATOR`.
@@ -41,14 +42,27 @@ public struct DerivedKeyScheme: Sendable {
 
     /// The policy: the bucket, the algorithm, credential and date, then what every store shares.
     func policy(for upload: PostUpload, credential: String, date: String, token: SignedPostForm.Field?) -> PolicyDocument {
-        let leading: [PolicyCondition] = [
-            .exact(field: algorithmField, value: algorithm),
-            .exact(field: credentialField, value: credential),
-            .exact(field: dateField, value: date),
-        ]
-        return PolicyDocument(
-            expiration: upload.expiration, conditions: upload.conditions(leading: leading, token: token),
+        PolicyDocument(
+            expiration: upload.expiration,
+            conditions: upload.conditions(leading: leadingConditions(credential: credential) + [dateCondition(date)], token: token),
             expirationStyle: expirationStyle)
+    }
+
+    /// The algorithm and credential conditions: the same for every form of a day's signing key.
+    func leadingConditions(credential: String) -> [PolicyCondition] {
+        [.exact(field: algorithmField, value: algorithm), .exact(field: credentialField, value: credential)]
+    }
+
+    func dateCondition(_ date: String) -> PolicyCondition { .exact(field: dateField, value: date) }
+
+    /// The signing key, the credential scope and the rendered leading conditions for a day.
+    func derive(credentials: Credentials, date: String, region: String) -> SigningKeyCache.Derived {
+        let credential = credential(accessKeyId: credentials.accessKeyId, day: date, region: region)
+        var w = JSONWriter(capacity: 160)
+        for c in leadingConditions(credential: credential) { c.write(to: &w) }
+        return SigningKeyCache.Derived(
+            key: signingKey(secret: credentials.secret, date: date, region: region), credential: credential,
+            leadingConditions: w.bytes)
     }
 
     /// Signs `upload`. Every date comes from the upload's single clock reading (`issuedAt`), so the
@@ -59,22 +73,28 @@ public struct DerivedKeyScheme: Sendable {
     ) -> SignedPostForm {
         let day = upload.issuedAt.compactDate
         let derived = cache.map { $0.cache.derived(self, credentials: credentials, generation: $0.generation, date: day, region: region) }
-            ?? SigningKeyCache.Derived(
-                key: signingKey(secret: credentials.secret, date: day, region: region),
-                credential: credential(accessKeyId: credentials.accessKeyId, day: day, region: region))
+            ?? derive(credentials: credentials, date: day, region: region)
         let credential = derived.credential
         let date = upload.issuedAt.compactDateTime
         let token = credentials.token(named: tokenField)
-        let policy = policy(for: upload, credential: credential, date: date, token: token).base64
+        // The same text as `policy(for:credential:date:token:).json`, written without building the
+        // conditions first, the day's leading ones pre-rendered (a test holds the two equal).
+        let json = PolicyDocument.render(expiration: upload.expiration, style: expirationStyle) { w in
+            upload.writeConditions(to: &w, leading: { w in
+                w.fragment(derived.leadingConditions)
+                dateCondition(date).write(to: &w)
+            }, token: token)
+        }
+        let policy = Base64.encode(json)
         let signature = signature(policyBase64: policy, signingKey: derived.key)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
-            authentication: [
-                .init(algorithmField, algorithm),
-                .init(credentialField, credential),
-                .init(dateField, date),
-                .init(signatureField, signature),
-            ],
+            authentication: { fields in
+                fields.append(.init(algorithmField, algorithm))
+                fields.append(.init(credentialField, credential))
+                fields.append(.init(dateField, date))
+                fields.append(.init(signatureField, signature))
+            },
             tokenField: tokenField)
     }
 }

@@ -19,10 +19,10 @@ public struct OBSPostSigner: PostSigner {
         let signature = credentials.secret.base64HMACSHA1(policy)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
-            authentication: [
-                .init("AccessKeyId", credentials.accessKeyId),
-                .init("signature", signature),
-            ],
+            authentication: { fields in
+                fields.append(.init("AccessKeyId", credentials.accessKeyId))
+                fields.append(.init("signature", signature))
+            },
             tokenField: tokenField)
     }
 }

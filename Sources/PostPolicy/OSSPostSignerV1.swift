@@ -28,10 +28,10 @@ public struct OSSPostSignerV1: PostSigner {
         let signature = signature(policyBase64: policy)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
-            authentication: [
-                .init("OSSAccessKeyId", credentials.accessKeyId),
-                .init("Signature", signature),
-            ],
+            authentication: { fields in
+                fields.append(.init("OSSAccessKeyId", credentials.accessKeyId))
+                fields.append(.init("Signature", signature))
+            },
             tokenField: FormVocabulary.aliyunOSS.securityToken)
     }
 }

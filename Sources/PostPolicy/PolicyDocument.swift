@@ -28,13 +28,21 @@ public struct PolicyDocument: Sendable, Equatable {
 
     /// `{"expiration":"…","conditions":[…]}` as compact UTF-8 JSON.
     public var json: [UInt8] {
+        Self.render(expiration: expiration, style: expirationStyle) { w in
+            for c in conditions { c.write(to: &w) }
+        }
+    }
+
+    /// The JSON of a policy whose conditions `writeConditions` writes as array elements, without
+    /// building them first (the signers' hot path; `json` is the same text from values).
+    static func render(expiration: Timestamp, style: ExpirationStyle, writeConditions: (inout JSONWriter) -> Void) -> [UInt8] {
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.key("expiration")
-        w.unescapedString { expiration.appendISO8601(to: &$0, millisecond: expirationStyle == .seconds ? nil : 0) }
+        w.unescapedString { expiration.appendISO8601(to: &$0, millisecond: style == .seconds ? nil : 0) }
         w.key("conditions")
         w.beginArray()
-        for c in conditions { c.write(to: &w) }
+        writeConditions(&w)
         w.endArray()
         w.endObject()
         return w.bytes

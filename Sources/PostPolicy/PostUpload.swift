@@ -1,3 +1,5 @@
+import JSONText
+
 /// What one client may upload: the facts a store signer turns into a policy and form fields.
 public struct PostUpload: Sendable, Equatable {
     /// The bucket the form posts to (pinned with an exact-match condition).
@@ -73,17 +75,32 @@ extension PostUpload {
     func conditions(leading: [PolicyCondition], token: SignedPostForm.Field?) -> [PolicyCondition] {
         var conditions: [PolicyCondition] = []
         conditions.reserveCapacity(8 + leading.count + pinnedFields.count + callbackVariables.count)
-        conditions.append(.exact(field: "bucket", value: bucket))
+        conditions.append(bucketCondition)
         conditions += leading
-        conditions.append(keyCondition)
-        conditions.append(.contentLengthRange(min: contentLength.lowerBound, max: contentLength.upperBound))
-        if let successActionStatus { conditions.append(.exact(field: "success_action_status", value: String(successActionStatus))) }
-        if let contentType { conditions.append(.equals(field: "Content-Type", value: contentType)) }
-        for f in pinnedFields { conditions.append(.equals(field: f.name, value: f.value)) }
-        if let callback { conditions.append(.exact(field: "callback", value: callback)) }
-        for f in callbackVariables { conditions.append(.equals(field: f.name, value: f.value)) }
-        if let token { conditions.append(.exact(field: token.name, value: token.value)) }
+        forEachTrailingCondition(token: token) { conditions.append($0) }
         return conditions
+    }
+
+    /// Writes the same conditions as `conditions(leading:token:)` straight into `w`, the leading
+    /// ones by `leading` (which may write pre-rendered JSON).
+    func writeConditions(to w: inout JSONWriter, leading: (inout JSONWriter) -> Void, token: SignedPostForm.Field?) {
+        bucketCondition.write(to: &w)
+        leading(&w)
+        forEachTrailingCondition(token: token) { $0.write(to: &w) }
+    }
+
+    private var bucketCondition: PolicyCondition { .exact(field: "bucket", value: bucket) }
+
+    /// The conditions after the leading ones, in order.
+    private func forEachTrailingCondition(token: SignedPostForm.Field?, _ body: (PolicyCondition) -> Void) {
+        body(keyCondition)
+        body(.contentLengthRange(min: contentLength.lowerBound, max: contentLength.upperBound))
+        if let successActionStatus { body(.exact(field: "success_action_status", value: String(successActionStatus))) }
+        if let contentType { body(.equals(field: "Content-Type", value: contentType)) }
+        for f in pinnedFields { body(.equals(field: f.name, value: f.value)) }
+        if let callback { body(.exact(field: "callback", value: callback)) }
+        for f in callbackVariables { body(.equals(field: f.name, value: f.value)) }
+        if let token { body(.exact(field: token.name, value: token.value)) }
     }
 
     /// Appends the form fields matching the trailing part of `conditions`, in the same order.

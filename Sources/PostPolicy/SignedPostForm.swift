@@ -48,12 +48,16 @@ public struct SignedPostForm: Sendable, Equatable {
     /// The form a signer makes for `upload`: `key` and `policy`, then the scheme's own
     /// authentication fields, then the fields every policy-document store shares, ending with the
     /// session token under the store's name for it (`tokenField`).
-    init(upload: PostUpload, policy: String, signature: String, credentials: Credentials, authentication: [Field], tokenField: String?) {
+    /// `authentication` appends the scheme's fields (written in place: no array of its own).
+    init(
+        upload: PostUpload, policy: String, signature: String, credentials: Credentials,
+        authentication: (inout [Field]) -> Void, tokenField: String?
+    ) {
         var fields: [Field] = []
-        fields.reserveCapacity(8 + authentication.count + upload.pinnedFields.count + upload.callbackVariables.count)
+        fields.reserveCapacity(12 + upload.pinnedFields.count + upload.callbackVariables.count)
         fields.append(.init("key", upload.key))
         fields.append(.init("policy", policy))
-        fields += authentication
+        authentication(&fields)
         upload.appendTrailingFields(to: &fields, token: credentials.token(named: tokenField))
         self.init(
             url: upload.url, key: upload.key, expiration: upload.expiration, policy: policy,

@@ -21,6 +21,9 @@ public final class SigningKeyCache: Sendable {
         public let key: [UInt8]
         /// `AKID/YYYYMMDD/REGION/SERVICE/TERMINATOR`, rendered once per key rather than per form.
         public let credential: String
+        /// The policy's algorithm and credential conditions as JSON array elements
+        /// (`{"x-amz-algorithm":"…"},{"x-amz-credential":"…"}`), rendered once per key.
+        public let leadingConditions: [UInt8]
     }
 
     /// A thread's keys, and the one it used last (nearly every request asks for that one again).
@@ -52,9 +55,7 @@ public final class SigningKeyCache: Sendable {
         }) {
             return hit
         }
-        let derived = Derived(
-            key: scheme.signingKey(secret: credentials.secret, date: date, region: region),
-            credential: scheme.credential(accessKeyId: credentials.accessKeyId, day: date, region: region))
+        let derived = scheme.derive(credentials: credentials, date: date, region: region)
         keys.withValue { cache in
             if cache.all.count >= capacity { cache.all.removeAll(keepingCapacity: true) }
             cache.all[id] = derived

@@ -45,29 +45,42 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     /// `20261129`: the date part of V4 credential scopes.
     public var compactDate: String {
-        var s = [UInt8]()
-        Self.appendCompactDate(utc, to: &s)
-        return String(decoding: s, as: UTF8.self)
+        let t = utc
+        // Eight bytes: a small string, stored inline (no allocation).
+        return String(unsafeUninitializedCapacity: 8) { out in
+            Self.put(t.year, width: 4, into: out, at: 0)
+            Self.put(t.month, width: 2, into: out, at: 4)
+            Self.put(t.day, width: 2, into: out, at: 6)
+            return 8
+        }
     }
 
     /// `20261129T120000Z`: the V4 request date (`x-oss-date`, `x-amz-date`).
     public var compactDateTime: String {
         let t = utc
-        var s = [UInt8]()
-        s.reserveCapacity(16)
-        Self.appendCompactDate(t, to: &s)
-        s.append(UInt8(ascii: "T"))
-        Self.append(t.hour, width: 2, to: &s)
-        Self.append(t.minute, width: 2, to: &s)
-        Self.append(t.second, width: 2, to: &s)
-        s.append(UInt8(ascii: "Z"))
-        return String(decoding: s, as: UTF8.self)
+        // Written into the string's own storage: one allocation, no intermediate array.
+        return String(unsafeUninitializedCapacity: 16) { out in
+            Self.put(t.year, width: 4, into: out, at: 0)
+            Self.put(t.month, width: 2, into: out, at: 4)
+            Self.put(t.day, width: 2, into: out, at: 6)
+            out[8] = UInt8(ascii: "T")
+            Self.put(t.hour, width: 2, into: out, at: 9)
+            Self.put(t.minute, width: 2, into: out, at: 11)
+            Self.put(t.second, width: 2, into: out, at: 13)
+            out[15] = UInt8(ascii: "Z")
+            return 16
+        }
     }
 
-    private static func appendCompactDate(_ t: UTCDateTime, to s: inout [UInt8]) {
-        append(t.year, width: 4, to: &s)
-        append(t.month, width: 2, to: &s)
-        append(t.day, width: 2, to: &s)
+    /// Writes `value` as exactly `width` decimal digits at `offset` (zero-padded, high digits dropped).
+    private static func put(_ value: Int, width: Int, into out: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        var v = value < 0 ? 0 : value
+        var i = offset + width - 1
+        while i >= offset {
+            out[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+            v /= 10
+            i -= 1
+        }
     }
 
     /// Appends `value` as exactly `width` decimal digits (zero-padded, high digits dropped).
