@@ -86,14 +86,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// Appends `value` as exactly `width` decimal digits (zero-padded, high digits dropped).
     static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
         let start = out.count
-        for _ in 0..<width { out.append(UInt8(ascii: "0")) }
-        var v = value < 0 ? 0 : value
-        var i = start + width - 1
-        while i >= start && v > 0 {
-            out[i] = UInt8(ascii: "0") + UInt8(v % 10)
-            v /= 10
-            i -= 1
-        }
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        out.withUnsafeMutableBufferPointer { put(value, width: width, into: $0, at: start) }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]` followed by `Z` or an offset `±HH:MM` (the fraction is
