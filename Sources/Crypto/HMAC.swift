@@ -69,12 +69,16 @@ public enum HMAC {
         }
     }
 
-    /// Lowercase hex of HMAC(`key`, `message`) through a kept keyed context (the V4 signatures):
-    /// the MAC stays on the stack, and the text is the one allocation.
-    public static func authenticationCodeHex(_ algorithm: Algorithm, reusedKey key: [UInt8], message: some ContiguousBytes) -> String {
+    /// HMAC(`key`, `message`) through a kept keyed context, as text made by `encoded` (`Hex.encode`
+    /// for the V4 signatures, `Base64.encode` for V1): the MAC stays on the stack, and the text is
+    /// the one allocation.
+    public static func authenticationCode(
+        _ algorithm: Algorithm, reusedKey key: [UInt8], message: some ContiguousBytes,
+        encoded: (UnsafeRawBufferPointer) -> String
+    ) -> String {
         withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { mac in
             let length = authenticationCode(algorithm, reusedKey: key, message: message, into: mac)
-            return Hex.encode(UnsafeRawBufferPointer(rebasing: mac[..<length]))
+            return encoded(UnsafeRawBufferPointer(rebasing: mac[..<length]))
         }
     }
 

@@ -18,7 +18,7 @@ public enum Hex {
 
     /// The digit of a nibble: arithmetic, not a table (a global array costs a retain and a release).
     @inline(__always)
-    private static func digit(_ nibble: UInt8) -> UInt8 {
+    static func digit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
     }
 }

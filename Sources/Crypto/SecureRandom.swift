@@ -25,13 +25,14 @@ public enum SecureRandom {
         b.6 = (b.6 & 0x0F) | 0x40
         b.8 = (b.8 & 0x3F) | 0x80
         return withUnsafeBytes(of: &b) { raw in
-            let hex = Array(Hex.encode(raw).utf8)
-            return String(unsafeUninitializedCapacity: 36) { out in
+            // Straight into the string's storage: no hex string or array in between.
+            String(unsafeUninitializedCapacity: 36) { out in
                 var o = 0
-                for (i, c) in hex.enumerated() {
-                    if i == 8 || i == 12 || i == 16 || i == 20 { out[o] = UInt8(ascii: "-"); o += 1 }
-                    out[o] = c
-                    o += 1
+                for (i, byte) in raw.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 { out[o] = UInt8(ascii: "-"); o += 1 }
+                    out[o] = Hex.digit(byte >> 4)
+                    out[o + 1] = Hex.digit(byte & 0x0F)
+                    o += 2
                 }
                 return o
             }

@@ -32,7 +32,7 @@ public struct DerivedKeyScheme: Sendable {
 
     /// hex(HMAC-SHA256(signing key, base64 policy)): the string to sign is the `policy` field itself.
     public func signature(policyBase64: String, signingKey: [UInt8]) -> String {
-        HMAC.authenticationCodeHex(.sha256, reusedKey: signingKey, message: policyBase64)
+        HMAC.authenticationCode(.sha256, reusedKey: signingKey, message: policyBase64, encoded: Hex.encode)
     }
 
     /// `AKID/YYYYMMDD/REGION/SERVICE/TERMINATOR`.

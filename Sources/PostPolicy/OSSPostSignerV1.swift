@@ -24,7 +24,11 @@ public struct OSSPostSignerV1: PostSigner {
 
     /// The complete form: policy, signature and the fields in the order the client sends them.
     public func sign(_ upload: PostUpload) -> SignedPostForm {
-        let policy = policy(for: upload).base64
+        // The text of `policy(for:)`, written without building its conditions first.
+        let token = credentials.token(named: FormVocabulary.aliyunOSS.securityToken)
+        let policy = Base64.encode(PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
+            upload.writeConditions(to: &w, leading: { _ in }, token: token)
+        })
         let signature = signature(policyBase64: policy)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,
@@ -39,6 +43,6 @@ public struct OSSPostSignerV1: PostSigner {
 extension Secret {
     /// base64(HMAC-SHA1(secret, message)): the signature of OSS V1, OBS and S3's SigV2 POST forms.
     func base64HMACSHA1(_ message: String) -> String {
-        withBytes { Base64.encode(HMAC.sha1(reusedKey: $0, message: message)) }
+        withBytes { HMAC.authenticationCode(.sha1, reusedKey: $0, message: message, encoded: Base64.encode) }
     }
 }

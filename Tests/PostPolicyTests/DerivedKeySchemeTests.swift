@@ -49,4 +49,13 @@ struct DerivedKeySchemeTests {
             }
         }
     }
+
+    @Test func theV1SignedPolicyIsItsStructuredPolicysText() {
+        for token in [nil, "sts-token"] as [String?] {
+            let signer = OSSPostSignerV1(credentials: Credentials(accessKeyId: "LTAIid", secret: Secret("sk"), securityToken: token))
+            for upload in Self.uploads {
+                #expect(signer.sign(upload).policy == signer.policy(for: upload).base64)
+            }
+        }
+    }
 }
