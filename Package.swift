@@ -91,7 +91,7 @@ if Context.environment["UPSIGN_FUZZ"] == "1" {
     package.targets += [
         .target(
             name: "FuzzSupport",
-            dependencies: ["CGI", "Crypto", "PostPolicy", "Upsign", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CGI", "Crypto", "JSONText", "PostPolicy", "Upsign", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/Support",
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .executableTarget(

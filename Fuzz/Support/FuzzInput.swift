@@ -46,13 +46,7 @@ public enum FuzzInput {
     /// The body as the FastCGI loop hands it over for a request whose `CONTENT_LENGTH` param is
     /// `contentLength` and whose stdin stream carried `bytes` (FastCGIServer.readBody).
     public static func body(_ bytes: [UInt8], contentLength: String?, maxBody: Int) -> CGIRequest.Body {
-        var declared = 0
-        if let text = contentLength, !text.isEmpty {
-            guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text) else {
-                return .invalidLength
-            }
-            declared = n
-        }
+        guard let declared = CGIRequest.Body.declaredLength(contentLength) else { return .invalidLength }
         if declared > maxBody { return .tooLarge(declared: declared) }
         if bytes.count < declared { return .truncated }
         if bytes.count > declared { return .invalidLength }

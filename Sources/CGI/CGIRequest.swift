@@ -11,6 +11,14 @@ public struct CGIRequest: Sendable {
         case invalidLength
         /// The body ended before `CONTENT_LENGTH` bytes arrived.
         case truncated
+
+        /// The length `CONTENT_LENGTH` declares: 0 when it is absent or empty, nil (`.invalidLength`)
+        /// unless it is 1-18 decimal digits. Every transport reads the body by this one rule.
+        public static func declaredLength(_ contentLength: String?) -> Int? {
+            guard let text = contentLength, !text.isEmpty else { return 0 }
+            guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return Int(text)
+        }
     }
 
     /// The params (`REQUEST_METHOD`, `QUERY_STRING`, `HTTP_*`, ...), as sent.

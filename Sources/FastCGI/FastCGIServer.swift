@@ -523,13 +523,7 @@ public final class FastCGIServer: Sendable {
     /// that a kept-alive connection is left at the next request's first record.
     /// (Public for the fuzz target that drives libfcgi the way the server does.)
     public static func readBody(_ request: UnsafeMutablePointer<FCGX_Request>, contentLength: String?, maxBody: Int) -> CGIRequest.Body {
-        var declared = 0
-        if let text = contentLength, !text.isEmpty {
-            guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text) else {
-                return .invalidLength
-            }
-            declared = n
-        }
+        guard let declared = CGIRequest.Body.declaredLength(contentLength) else { return .invalidLength }
         if declared > maxBody { return .tooLarge(declared: declared) }
         var body = [UInt8](repeating: 0, count: declared)
         var filled = 0

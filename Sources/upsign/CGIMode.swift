@@ -48,10 +48,8 @@ enum CGIMode {
 
     /// Reads `CONTENT_LENGTH` bytes of stdin, up to `limit`.
     static func readBody(_ contentLength: String?, limit: Int) -> CGIRequest.Body {
-        guard let text = contentLength, !text.isEmpty else { return .bytes([]) }
-        guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let declared = Int(text) else {
-            return .invalidLength
-        }
+        guard let declared = CGIRequest.Body.declaredLength(contentLength) else { return .invalidLength }
+        if declared == 0 { return .bytes([]) }
         if declared > limit { return .tooLarge(declared: declared) }
         var body = [UInt8](repeating: 0, count: declared)
         var filled = 0

@@ -44,3 +44,16 @@ struct CGIRequestTests {
         #expect(params.count == 3)
     }
 }
+
+struct DeclaredLengthTests {
+    @Test func contentLengthIsZeroWhenAbsentAndNilUnlessOneToEighteenDigits() {
+        #expect(CGIRequest.Body.declaredLength(nil) == 0)
+        #expect(CGIRequest.Body.declaredLength("") == 0)
+        #expect(CGIRequest.Body.declaredLength("0") == 0)
+        #expect(CGIRequest.Body.declaredLength("0042") == 42)
+        #expect(CGIRequest.Body.declaredLength(String(repeating: "9", count: 18)) == 999_999_999_999_999_999)
+        for bad in ["-1", "+1", " 1", "1 ", "1e3", "0x10", "１", String(repeating: "9", count: 19)] {
+            #expect(CGIRequest.Body.declaredLength(bad) == nil, "\(bad)")
+        }
+    }
+}
