@@ -32,7 +32,7 @@ if [[ -f deploy/install-deps.sh ]]; then
     echo "not root: skipping deploy/install-deps.sh (the suite needs nginx, spawn-fcgi, wrk, ...)"
   fi
 else
-  pkgs=(libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid ceph-mon ceph-osd radosgw chromium chromium-driver)
+  pkgs=(libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid lighttpd caddy ceph-mon ceph-osd radosgw chromium chromium-driver)
   missing=()
   for p in "${pkgs[@]}"; do
     [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$p")

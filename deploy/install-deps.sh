@@ -15,6 +15,8 @@
 #   systemd                             systemd-analyze verify, systemd-socket-activate
 #   apache2 libapache2-mod-fcgid        the Apache front end (mod_fcgid and plain CGI tests,
 #                                       deploy/apache/ examples)
+#   lighttpd caddy                      two more front ends (deploy/lighttpd/, deploy/caddy/,
+#                                       Tests/Integration/test_frontends.py, docs/front-ends.md)
 #   ceph-mon ceph-osd radosgw           a throw-away single-node Ceph RADOS Gateway: the real,
 #                                       validating S3 store of the integration tests
 #                                       (deploy/rgw.sh, also `demo.sh local`; ceph-common comes with them)
@@ -27,6 +29,7 @@ set -euo pipefail
 PACKAGES=(
   libfcgi-dev libfcgi-bin libssl-dev libcurl4-openssl-dev pkg-config
   nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid
+  lighttpd caddy
 )
 # The tests need the store (about 60 packages) and the browser (about 25, 440 MB) too:
 # `--no-test-extras` (deploy/demo.sh) skips both, `--store-only` (demo.sh local) the browser.

@@ -1,16 +1,18 @@
 // fuzz-fastcgi-records: arbitrary bytes on a FastCGI connection -> RecordCheck.inspect, the
-// check FastCGIServer makes on the bytes it peeks before libfcgi reads them (management records
-// before the request answered and consumed as the server does) -> when it passes, libfcgi itself
-// (FCGX_Accept_r over a socketpair holding the bytes), the params and body copied out as
-// FastCGIServer does (the body as too large when it did not fit the peek: .awaitingBody),
-// Application.respond(to:) and the answer written back through libfcgi.
+// check the server's event loops make on the bytes they peek before libfcgi reads them
+// (RequestArrival; management records before the request answered and consumed as they are
+// there) -> when it passes, libfcgi itself through the server's own LibFCGIBridge (reading from a
+// socketpair holding the bytes; the body unread when the server answers without it:
+// .awaitingBody), Application.respond(to:) and the answer written back through libfcgi.
 //
 // Input: the raw bytes, as a web server would send them (no framing).
 //
 // Oracles:
 // - RecordCheck is consistent with the way the server peeks: a byte string it does not refuse
 //   has no prefix it refuses (the loop inspects growing prefixes as bytes arrive); a management
-//   verdict consumes a whole record and answers one well-formed record.
+//   verdict consumes a whole record and answers one well-formed record; a verdict that waits
+//   names a byte count beyond what it saw (else the loop would wait for bytes it has), and a
+//   complete one a length within it.
 // - RecordCheck's .complete means libfcgi can read that request's params from the bytes that were
 //   checked: FCGX_Accept_r returns the request (unless the role is unknown to libfcgi) and its
 //   environment is FCGI_ROLE plus exactly the name-value pairs of the checked PARAMS stream.
@@ -41,9 +43,7 @@ func setUp() -> Harness {
         FuzzSink.say("fuzz-fastcgi-records: FCGX_Init failed\n")
         exit(2)
     }
-    let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
-    FCGX_InitRequest(request, -1, 0)
-    let h = Harness(request: request, app: Fixture.application())
+    let h = Harness(request: LibFCGIBridge.makeRequest(), app: Fixture.application())
     harness = h
     return h
 }
@@ -115,9 +115,9 @@ func verdictName(_ v: RecordCheck.Verdict) -> String {
     }
 }
 
-/// The most STDIN bytes the server asks libfcgi for (FastCGIServer: max_body + 1).
+/// The most STDIN bytes the server asks libfcgi for (max_body + 1).
 let bodyLimit = Fixture.configuration.server.maxBody + 1
-/// FastCGIServer passes its thread count; any small number does here.
+/// The server passes its max_connections; any small number does here.
 let maxConnections = 4
 
 func inspect(_ bytes: UnsafeRawBufferPointer) -> RecordCheck.Verdict {
@@ -166,6 +166,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         verdict = inspect(UnsafeRawBufferPointer(rebasing: all[offset...]))
     }
     let bytes = UnsafeRawBufferPointer(rebasing: all[offset...])
+    switch verdict {
+    case .incomplete(let needed):
+        if needed <= bytes.count { Oracle.fail("\(verdictName(verdict)) waits for \(needed) bytes with \(bytes.count) there") }
+    case .awaitingBody(let needed, let start, _):
+        if needed <= bytes.count || start < 24 || start > bytes.count {
+            Oracle.fail("\(verdictName(verdict)) waits for \(needed) bytes, params end at \(start), with \(bytes.count) there")
+        }
+    case .complete(let length, let start, _):
+        if length <= 0 || length > bytes.count || start < 24 || start > length {
+            Oracle.fail("complete at \(length) of \(bytes.count) bytes, params ending at \(start)")
+        }
+    default: break
+    }
 
     // Prefixes (the loop inspects growing prefixes as bytes arrive): at every record boundary and
     // a few cuts inside records, none may be refused when the whole is not.
@@ -183,12 +196,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         }
     }
-    // .awaitingBody is what the server meets when the body does not fit its peek buffer: libfcgi
-    // then reads the params only, and the body is answered as too large (bodyBeyondPeek).
-    let bodyUnchecked: Bool
+    // The server reads a request whole from the socket (.complete within max_body), or, when its
+    // CONTENT_LENGTH is over max_body or not a number or its body cannot all be queued for
+    // checking, takes its start (BEGIN_REQUEST and the params) off the socket and lets libfcgi
+    // read that from memory, answering without the body.
+    let maxBody = Fixture.configuration.server.maxBody
+    let start: Int?
     switch verdict {
-    case .complete: bodyUnchecked = false
-    case .awaitingBody: bodyUnchecked = true
+    case .complete(_, let s, let declared): start = declared.map { $0 <= maxBody } == true ? nil : s
+    case .awaitingBody(_, let s, _): start = s
     default: return 0
     }
 
@@ -214,16 +230,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     shutdown(fds[1], Int32(SHUT_WR))  // libfcgi reads EOF after the bytes instead of blocking
 
     let request = h.request
-    request.pointee.ipcFd = fds[0]
-    request.pointee.listen_sock = -1
-    request.pointee.keepConnection = 1
-    let rc = FCGX_Accept_r(request)
-    request.pointee.listen_sock = -1
-    if debug {
-        FuzzSink.say("FCGX_Accept_r \(rc); environment:\n" + environment(request.pointee.envp).map { "  " + String(decoding: $0, as: UTF8.self).debugDescription + "\n" }.joined())
+    let reading: LibFCGIBridge.Reading?
+    if let start {
+        reading = LibFCGIBridge.read(
+            start: UnsafeRawBufferPointer(rebasing: bytes[..<start]), requestId: UInt16(bytes[2]) << 8 | UInt16(bytes[3]),
+            answeringOn: fds[0], into: request)
+        if reading == nil { close(fds[0]) }
+    } else {
+        reading = LibFCGIBridge.read(fds[0], into: request, maxBody: maxBody)
     }
-    if rc >= 0 {
-        let params = FastCGIServer.copyParams(request.pointee.envp)
+    if debug {
+        FuzzSink.say("read: \(reading != nil); environment:\n" + environment(request.pointee.envp).map { "  " + String(decoding: $0, as: UTF8.self).debugDescription + "\n" }.joined())
+    }
+    if let reading {
         if case .request(let role, let pairs) = expected {
             let env = environment(request.pointee.envp)
             let roleName = role == 1 ? "RESPONDER" : role == 2 ? "AUTHORIZER" : "FILTER"
@@ -231,23 +250,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 Oracle.fail("libfcgi's environment (\(env.count) entries) is not FCGI_ROLE plus the \(pairs.count) checked pairs")
             }
         }
-        let maxBody = Fixture.configuration.server.maxBody
-        let body = bodyUnchecked
-            ? .tooLarge(declared: Int(params["CONTENT_LENGTH"] ?? "") ?? maxBody + 1)
-            : FastCGIServer.readBody(request, contentLength: params["CONTENT_LENGTH"], maxBody: maxBody)
-        let cgiRequest = CGIRequest(params: params, body: body)
-        let response = h.app.respond(to: cgiRequest)
+        let response = h.app.respond(to: reading.request)
         Oracle.check(response)
-        let out = response.serialized(includeBody: cgiRequest.method != "HEAD")
-        out.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
+        if LibFCGIBridge.answer(request, with: response.serialized(includeBody: reading.request.method != "HEAD")) {
+            close(fds[0])  // the server closes or keeps it; here the socket pair goes
         }
-        if case .bytes = body {} else { request.pointee.keepConnection = 0 }
-        FCGX_Finish_r(request)
     } else if case .request(let role, _) = expected, (1...3).contains(role), !debug {
-        Oracle.fail("libfcgi refused a request RecordCheck passed (FCGX_Accept_r \(rc))")
+        Oracle.fail("libfcgi refused a request RecordCheck passed")
     }
-    if request.pointee.ipcFd >= 0 { FCGX_Free(request, 1) }
     close(fds[1])
     return 0
 }

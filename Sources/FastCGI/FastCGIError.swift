@@ -10,8 +10,6 @@ public enum FastCGIError: Error, Equatable, CustomStringConvertible {
     case libraryInit(code: Int32)
     /// A worker thread could not be created.
     case threadCreate(errno: Int32)
-    /// Every worker stopped on an error of its own, without a shutdown being asked for.
-    case workersExited
 
     /// A sentence for the operator.
     public var description: String {
@@ -22,10 +20,10 @@ public enum FastCGIError: Error, Equatable, CustomStringConvertible {
             "\(op) \(address) failed: \(String(cString: strerror(errno)))"
         case .unresolvable(let host): "cannot resolve host \(host)"
         case .libraryInit(let code): "FCGX_Init failed (\(code))"
-        case .threadCreate(let errno): "cannot create a worker thread: \(String(cString: strerror(errno)))"
-        case .workersExited: "every worker thread stopped on an error (see the log)"
+        case .threadCreate(let errno): "cannot create a thread: \(String(cString: strerror(errno)))"
         }
     }
 }
 
+import CFastCGI
 import Glibc

@@ -1,3 +1,4 @@
+import CFastCGI
 import Glibc
 
 /// The listening socket the workers accept FastCGI connections on.
@@ -99,6 +100,27 @@ public struct ListeningSocket: Sendable {
             }
             throw .socket(operation: "bind", address: address.description, errno: lastErrno)
         }
+    }
+
+    /// Who can reach the socket.
+    public enum Exposure: Sendable, Equatable {
+        /// A unix socket: whoever its file's mode lets in.
+        case unixSocket
+        /// TCP on a loopback address: processes on this host.
+        case loopback
+        /// TCP on another address (`0.0.0.0`, `::` or an interface's): whoever reaches the port.
+        case network
+    }
+
+    /// What the socket is bound to, read from the kernel (an inherited socket too).
+    public var exposure: Exposure {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard rc == 0, let address = PeerAllowList.address(of: storage) else { return .unixSocket }
+        return PeerAllowList.isLoopback(address) ? .loopback : .network
     }
 
     /// Makes accepts non-blocking, so a worker that loses the race for a connection goes back to

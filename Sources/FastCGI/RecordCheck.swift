@@ -1,3 +1,5 @@
+import CGI
+
 /// A check of a request's FastCGI records, made on bytes peeked from the socket before libfcgi
 /// reads them. libfcgi trusts what it parses: the name and value lengths of PARAMS and
 /// GET_VALUES records (their sum can overflow, and its allocator then asserts, killing the
@@ -11,13 +13,17 @@ public enum RecordCheck {
     /// The verdict on the bytes seen so far.
     public enum Verdict: Equatable, Sendable {
         /// BEGIN_REQUEST, a well-formed PARAMS stream and the STDIN stream (to its end, or past the
-        /// body limit) are there.
-        case complete
-        /// More bytes are needed to decide.
-        case incomplete
-        /// As `incomplete`, but BEGIN_REQUEST and the whole PARAMS stream are there and sound:
-        /// only body bytes are missing.
-        case awaitingBody
+        /// body limit) are there, in the first `length` bytes; the STDIN stream starts at `start`.
+        /// `declaredLength` is the params' `CONTENT_LENGTH` (0 when absent; nil when it is not a
+        /// number).
+        case complete(length: Int, start: Int, declaredLength: Int?)
+        /// More bytes are needed to decide: nothing changes until at least `needed` bytes are there
+        /// (the end of the record being received), so a server need not look again before then.
+        case incomplete(needed: Int)
+        /// As `incomplete`, but BEGIN_REQUEST and the whole PARAMS stream are there and sound, in
+        /// the first `start` bytes: only body bytes are missing. `declaredLength` as in `complete`,
+        /// so that a body over the limit can be refused before it arrives.
+        case awaitingBody(needed: Int, start: Int, declaredLength: Int?)
         /// The first record is a management record (request id 0) before any request: the server
         /// consumes its `length` bytes and writes `reply` (GET_VALUES_RESULT or UNKNOWN_TYPE),
         /// then looks again.
@@ -47,15 +53,21 @@ public enum RecordCheck {
         var joined: [UInt8]?
         var paramsBytes = 0
         var stdinBytes = 0
+        var declaredLength: Int? = 0
+        // Where the STDIN stream starts (the end of the empty PARAMS record).
+        var start = 0
+        func waiting(for needed: Int) -> Verdict {
+            paramsEnded ? .awaitingBody(needed: needed, start: start, declaredLength: declaredLength) : .incomplete(needed: needed)
+        }
         while true {
-            guard bytes.count - i >= 8 else { return paramsEnded ? .awaitingBody : .incomplete }
+            guard bytes.count - i >= 8 else { return waiting(for: i + 8) }
             let version = bytes[i]
             let type = bytes[i + 1]
             let id = Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
             let contentLength = Int(bytes[i + 4]) << 8 | Int(bytes[i + 5])
             let paddingLength = Int(bytes[i + 6])
             guard version == 1 else { return .invalid("FastCGI version \(version)") }
-            guard bytes.count - i - 8 >= contentLength + paddingLength else { return paramsEnded ? .awaitingBody : .incomplete }
+            guard bytes.count - i - 8 >= contentLength + paddingLength else { return waiting(for: i + 8 + contentLength + paddingLength) }
             let content = UnsafeRawBufferPointer(rebasing: bytes[(i + 8)..<(i + 8 + contentLength)])
             let recordLength = 8 + contentLength + paddingLength
 
@@ -85,14 +97,20 @@ public enum RecordCheck {
                 guard id == requestId else { return .invalid("PARAMS for another request") }
                 guard !paramsEnded else { return .invalid("PARAMS after the params ended") }
                 if contentLength == 0 {
-                    let problem: String?
+                    let checked: Result<Int?, Refusal>
                     if let joined {
-                        problem = joined.withUnsafeBytes { pairsProblem($0) }
+                        checked = joined.withUnsafeBytes { declaredContentLength($0) }
+                    } else if let firstParams {
+                        checked = declaredContentLength(firstParams)
                     } else {
-                        problem = firstParams.flatMap { pairsProblem($0) }
+                        checked = .success(0)
                     }
-                    if let problem { return .invalid(problem) }
+                    switch checked {
+                    case .success(let length): declaredLength = length
+                    case .failure(let refusal): return .invalid(refusal.reason)
+                    }
                     paramsEnded = true
+                    start = i + recordLength
                 } else {
                     paramsBytes += contentLength
                     guard paramsBytes <= maxParamsBytes else { return .invalid("more than \(maxParamsBytes) bytes of params") }
@@ -105,10 +123,10 @@ public enum RecordCheck {
                 }
             case 5:  // FCGI_STDIN
                 guard paramsEnded, id == requestId else { return .invalid("STDIN before the params ended") }
-                if contentLength == 0 { return .complete }
+                if contentLength == 0 { return .complete(length: i + recordLength, start: start, declaredLength: declaredLength) }
                 stdinBytes += contentLength
                 // libfcgi is never asked for more: what follows is never parsed.
-                if stdinBytes > bodyLimit { return .complete }
+                if stdinBytes > bodyLimit { return .complete(length: i + recordLength, start: start, declaredLength: declaredLength) }
             default:
                 return .invalid("record type \(type) in a request")
             }
@@ -116,9 +134,20 @@ public enum RecordCheck {
         }
     }
 
-    /// Why `bytes` is not a sequence of name-value pairs (§3.4), or nil when it is.
-    static func pairsProblem(_ bytes: UnsafeRawBufferPointer) -> String? {
-        forEachPair(bytes) { _, _ in }
+    /// Why a stream was refused.
+    struct Refusal: Error {
+        let reason: String
+    }
+
+    /// The `CONTENT_LENGTH` that the name-value pairs in `bytes` declare (0 when absent, nil when
+    /// not a number, by `CGIRequest.Body.declaredLength`), or why they are malformed (§3.4).
+    static func declaredContentLength(_ bytes: UnsafeRawBufferPointer) -> Result<Int?, Refusal> {
+        var value: String?
+        let problem = forEachPair(bytes) { name, v in
+            if name.elementsEqual("CONTENT_LENGTH".utf8) { value = String(decoding: v, as: UTF8.self) }
+        }
+        if let problem { return .failure(Refusal(reason: problem)) }
+        return .success(CGIRequest.Body.declaredLength(value))
     }
 
     /// The names of the name-value pairs in `bytes`, or nil when they are malformed.

@@ -1,3 +1,4 @@
+import CFastCGI
 import Glibc
 
 /// The process's one owner of SIGTERM, SIGINT, SIGHUP and SIGUSR1.

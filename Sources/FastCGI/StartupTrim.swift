@@ -1,3 +1,4 @@
+import CFastCGI
 import Glibc
 
 /// Gives back the memory only start-up used. Reading the configuration (TOMLKit and Foundation),
@@ -8,8 +9,6 @@ import Glibc
 /// lost; pages another process also maps are left alone by the kernel. Measured: 22 MiB RSS under
 /// load before, 11-15 MiB after (README, Performance).
 public enum StartupTrim {
-    /// `MADV_PAGEOUT` from <linux/mman.h> (not exported by Glibc's Swift module).
-    static let pageOut: Int32 = 21
 
     /// Starts a detached thread that trims once, `delay` seconds from now.
     public static func schedule(afterSeconds delay: UInt32 = 3) {
@@ -31,7 +30,7 @@ public enum StartupTrim {
         var capacity = 0
         while getline(&line, &capacity, maps) > 0, let line {
             guard let mapping = Mapping(String(cString: line)), mapping.isReadOnlyFile else { continue }
-            if madvise(UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start), pageOut) == 0 {
+            if madvise(UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start), upsign_MADV_PAGEOUT) == 0 {
                 advised += 1
             }
         }

@@ -131,6 +131,13 @@ public struct Application: Sendable {
         return response
     }
 
+    /// Whether answering `request` may wait on the network or a disk: a callback (its public key
+    /// may have to be fetched, up to 5 s, and verified uploads are appended to the records file).
+    /// The server answers such requests off its event loops.
+    public func mayBlock(_ request: CGIRequest) -> Bool {
+        request.path == callbackPath
+    }
+
     private static let metricsHeaders = [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store")]
 
     /// What `respond` learnt about a request on its way, for the metrics and the log line.

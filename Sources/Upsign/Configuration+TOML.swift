@@ -218,7 +218,12 @@ private struct TableReader {
 
     mutating func serverSettings(_ t: TOMLTable) -> ServerSettings {
         let path = "server"
-        checkKeys(t, path, allowed: ["base_path", "identity_param", "threads", "max_body", "default_profile", "max_expires_in", "tenant_param", "metrics"])
+        checkKeys(
+            t, path,
+            allowed: [
+                "base_path", "identity_param", "threads", "max_connections", "request_timeout", "max_body", "default_profile",
+                "max_expires_in", "tenant_param", "metrics",
+            ])
         var s = ServerSettings()
         if var base = string(t, "base_path", path) {
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
@@ -238,6 +243,8 @@ private struct TableReader {
             }
         }
         if let n = int(t, "threads", path, 1...1024) { s.threads = n }
+        if let n = int(t, "max_connections", path, 1...1_000_000) { s.maxConnections = n }
+        if let n = int(t, "request_timeout", path, 1...3600) { s.requestTimeout = n }
         if let n = int(t, "max_body", path, 0...(16 << 20)) { s.maxBody = n }
         if let name = string(t, "default_profile", path) { s.defaultProfile = name }
         if let n = int(t, "max_expires_in", path, 1...604_800) { s.maxExpiresIn = n }

@@ -22,8 +22,13 @@ public struct ServerSettings: Sendable {
     public var basePath = "/upload"
     /// The FastCGI param carrying the authenticated user.
     public var identityParam = "UPSIGN_USER"
-    /// Worker threads.
-    public var threads = 64
+    /// Requests answered at once (event loops plus blocking-pool threads); nil: 4 per usable CPU.
+    public var threads: Int?
+    /// FastCGI connections open at once; at the limit new ones wait in the kernel's backlog.
+    public var maxConnections = 4096
+    /// Seconds a request may take to arrive from its first byte (and a new connection to start
+    /// one); past it the connection is closed.
+    public var requestTimeout = 30
     /// Largest accepted request body, in bytes.
     public var maxBody = 65_536
     /// The profile used when a request names none.

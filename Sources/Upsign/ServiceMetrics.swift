@@ -22,24 +22,31 @@ public final class ServiceMetrics: Sendable {
         case unknown
     }
 
-    /// What the server knows that the application does not: its threads and the process.
+    /// What the server knows that the application does not: its threads, its connections and
+    /// the process.
     public struct ServerSample: Sendable {
-        /// Worker threads in all.
+        /// Threads that answer requests, in all.
         public var threads: Int
-        /// Threads answering a request right now.
+        /// Requests being answered right now.
         public var busy: Int
-        /// Threads waiting for the next request on a kept-alive connection.
-        public var idleOnConnection: Int
+        /// FastCGI connections open.
+        public var connectionsOpen: Int
+        /// Kept-alive connections idle between requests.
+        public var connectionsIdle: Int
         /// Resident memory in bytes, if known.
         public var residentBytes: Int?
         /// Open file descriptors, if known.
         public var openFileDescriptors: Int?
 
         /// Creates a sample.
-        public init(threads: Int, busy: Int, idleOnConnection: Int, residentBytes: Int? = nil, openFileDescriptors: Int? = nil) {
+        public init(
+            threads: Int, busy: Int, connectionsOpen: Int = 0, connectionsIdle: Int = 0, residentBytes: Int? = nil,
+            openFileDescriptors: Int? = nil
+        ) {
             self.threads = threads
             self.busy = busy
-            self.idleOnConnection = idleOnConnection
+            self.connectionsOpen = connectionsOpen
+            self.connectionsIdle = connectionsIdle
             self.residentBytes = residentBytes
             self.openFileDescriptors = openFileDescriptors
         }
@@ -102,7 +109,8 @@ public final class ServiceMetrics: Sendable {
     private let exported = Mutex(Exported())
     private let sampler = Mutex<(@Sendable () -> ServerSample)?>(nil)
     private let credentialGauges = Mutex<[String: Gauge]>([:])
-    private let threads: (busy: Gauge, idle: Gauge, waiting: Gauge)
+    private let threads: (busy: Gauge, waiting: Gauge)
+    private let connections: (open: Gauge, idle: Gauge)
     private let inFlight: Gauge
     private let residentMemory: Gauge
     private let openFiles: Gauge
@@ -165,11 +173,18 @@ public final class ServiceMetrics: Sendable {
         }
         let workers = MetricNameDescriptor(
             namespace: "upsign", metricName: "worker_threads", unitName: "",
-            helpText: "Worker threads by state: busy answering, idle on a kept-alive connection, or waiting for a new one.")
+            helpText: "Threads that answer requests (event loops and blocking-pool threads) by state: busy answering, or waiting.")
         threads = (
             registry.makeGauge(descriptor: workers, labels: [("state", "busy")]),
-            registry.makeGauge(descriptor: workers, labels: [("state", "idle_on_connection")]),
             registry.makeGauge(descriptor: workers, labels: [("state", "waiting")])
+        )
+        connections = (
+            registry.makeGauge(descriptor: MetricNameDescriptor(
+                namespace: "upsign", metricName: "connections_open", unitName: "",
+                helpText: "FastCGI connections open (each costs an epoll entry, not a thread).")),
+            registry.makeGauge(descriptor: MetricNameDescriptor(
+                namespace: "upsign", metricName: "connections_idle", unitName: "",
+                helpText: "Kept-alive FastCGI connections idle between requests."))
         )
         inFlight = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "upsign", metricName: "requests_in_flight", unitName: "",
@@ -228,8 +243,9 @@ public final class ServiceMetrics: Sendable {
     public func render(credentials: CredentialStore, now: Timestamp) -> [UInt8] {
         if let sample = sampler.withLock({ $0 })?() {
             threads.busy.set(to: Double(sample.busy))
-            threads.idle.set(to: Double(sample.idleOnConnection))
-            threads.waiting.set(to: Double(max(0, sample.threads - sample.busy - sample.idleOnConnection)))
+            threads.waiting.set(to: Double(max(0, sample.threads - sample.busy)))
+            connections.open.set(to: Double(sample.connectionsOpen))
+            connections.idle.set(to: Double(sample.connectionsIdle))
             inFlight.set(to: Double(sample.busy))
             if let rss = sample.residentBytes { residentMemory.set(to: Double(rss)) }
             if let fds = sample.openFileDescriptors { openFiles.set(to: Double(fds)) }

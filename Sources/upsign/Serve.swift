@@ -24,8 +24,14 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Listen on unix:/path or HOST:PORT instead of an inherited socket.", valueName: "address"))
     var listen: String?
 
-    @Option(help: ArgumentHelp("Worker threads (overrides server.threads).", valueName: "n"))
+    @Option(help: ArgumentHelp("Requests answered at once (overrides server.threads).", valueName: "n"))
     var threads: Int?
+
+    @Option(help: ArgumentHelp("FastCGI connections open at once (overrides server.max_connections).", valueName: "n"))
+    var maxConnections: Int?
+
+    @Option(help: ArgumentHelp("Seconds a request may take to arrive (overrides server.request_timeout).", valueName: "seconds"))
+    var requestTimeout: Int?
 
     @Option(help: ArgumentHelp("Mode of a unix socket created by --listen, in octal.", valueName: "mode"))
     var socketMode: String = "660"
@@ -39,6 +45,12 @@ struct Serve: ParsableCommand {
         }
         if let threads, !(1...1024).contains(threads) {
             throw ValidationError("--threads must be between 1 and 1024")
+        }
+        if let maxConnections, !(1...1_000_000).contains(maxConnections) {
+            throw ValidationError("--max-connections must be between 1 and 1000000")
+        }
+        if let requestTimeout, !(1...3600).contains(requestTimeout) {
+            throw ValidationError("--request-timeout must be between 1 and 3600")
         }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode is an octal mode such as 660")
@@ -89,15 +101,37 @@ struct Serve: ParsableCommand {
         // in flight finishes with the one it started with.
         let application = Reloadable(try Self.application(configuration, credentials: credentials, metrics: metrics, logger: logger))
         CredentialWatcher.start({ application.current.credentials }, logger: logger)
-        let threadCount = threads ?? configuration.server.threads
+        let threadCount = threads ?? configuration.server.threads ?? FastCGIServer.defaultThreads
+        let allowedPeers: PeerAllowList?
+        do {
+            allowedPeers = try PeerAllowList.from(environment: ProcessEnvironment.current())
+        } catch {
+            logger.critical("cannot listen", metadata: ["error": .string(error.description)])
+            throw ExitCode(2)
+        }
+        Self.warnIfExposed(socket, allowedPeers: allowedPeers, logger: logger)
+        let wantedConnections = maxConnections ?? configuration.server.maxConnections
+        let descriptors = FileDescriptorLimit.raise(toFit: wantedConnections)
+        if descriptors.connections < wantedConnections {
+            logger.warning("the open-files limit caps connections", metadata: [
+                "max_connections": .stringConvertible(descriptors.connections), "wanted": .stringConvertible(wantedConnections),
+                "RLIMIT_NOFILE": .stringConvertible(descriptors.limit),
+            ])
+        }
+        let serverConfiguration = FastCGIServer.Configuration(
+            socket: socket, threads: threadCount, maxConnections: descriptors.connections, maxBody: configuration.server.maxBody,
+            requestTimeoutSeconds: requestTimeout ?? configuration.server.requestTimeout,
+            eventLoops: ProcessEnvironment.current()["UPSIGN_EVENT_LOOPS"].flatMap { Int($0) }.map { min(max($0, 1), threadCount) },
+            allowedPeers: allowedPeers)
         let server = try FastCGIServer(
-            configuration: .init(socket: socket, threads: threadCount, maxBody: configuration.server.maxBody),
+            configuration: serverConfiguration,
             report: { message in logger.warning("worker", metadata: ["event": .string(message)]) },
+            mayBlock: { request in application.withCurrent { $0.mayBlock(request) } },
             handler: { request in application.withCurrent { $0.respond(to: request) } })
         metrics.setSampler {
-            let threads = server.threadStates
+            let load = server.load
             return ServiceMetrics.ServerSample(
-                threads: threads.threads, busy: threads.busy, idleOnConnection: threads.idleOnConnection,
+                threads: load.threads, busy: load.busy, connectionsOpen: load.connectionsOpen, connectionsIdle: load.connectionsIdle,
                 residentBytes: ProcessStatistics.residentBytes(), openFileDescriptors: ProcessStatistics.openFileDescriptors())
         }
 
@@ -127,6 +161,8 @@ struct Serve: ParsableCommand {
             "version": .string(BuildInfo.version),
             "listen": .string(socket.origin),
             "threads": .stringConvertible(threadCount),
+            "event_loops": .stringConvertible(serverConfiguration.loopCount),
+            "max_connections": .stringConvertible(serverConfiguration.maxConnections),
             "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
             "base_path": .string(configuration.server.basePath),
         ])
@@ -139,6 +175,19 @@ struct Serve: ParsableCommand {
         }
         socket.close()
         logger.notice("upsign stopped")
+    }
+
+    /// Warns when a TCP socket on a non-loopback address lets anyone who reaches it connect: with
+    /// no allow-list, a stranger could send requests with any identity param.
+    static func warnIfExposed(_ socket: ListeningSocket, allowedPeers: PeerAllowList?, logger: Logger) {
+        guard socket.exposure == .network else { return }
+        if let allowedPeers {
+            logger.notice("TCP connections only from FCGI_WEB_SERVER_ADDRS", metadata: ["allowed": .string(allowedPeers.text)])
+        } else {
+            logger.warning(
+                "listening on a non-loopback TCP address with no FCGI_WEB_SERVER_ADDRS: whoever reaches the port can send any identity; set FCGI_WEB_SERVER_ADDRS to the front ends' addresses, or listen on a unix socket or loopback",
+                metadata: ["listen": .string(socket.origin)])
+        }
     }
 
     /// The credentials of every profile of `configuration`, with one log line per source loaded
@@ -192,8 +241,10 @@ struct Serve: ParsableCommand {
             return false
         }
         let old = running.configuration.server
-        if configuration.server.threads != old.threads || configuration.server.maxBody != old.maxBody {
-            logger.warning("server.threads and server.max_body take effect at the next restart")
+        if configuration.server.threads != old.threads || configuration.server.maxBody != old.maxBody
+            || configuration.server.maxConnections != old.maxConnections || configuration.server.requestTimeout != old.requestTimeout
+        {
+            logger.warning("server.threads, max_connections, request_timeout and max_body take effect at the next restart")
         }
         application.replace(with: next)
         logger.notice("configuration reloaded", metadata: [

@@ -25,16 +25,39 @@ struct RecordCheckTests {
         return false
     }
 
-    @Test func aWholeRequestIsComplete() {
-        #expect(verdict(Self.request) == .complete)
+    @Test func aWholeRequestIsCompleteWithItsLength() {
+        let start = Self.request.count - 8
+        #expect(verdict(Self.request) == .complete(length: Self.request.count, start: start, declaredLength: 0))
+        // Bytes past it (a next request sent early) are not part of it.
+        #expect(verdict(Self.request + Self.begin) == .complete(length: Self.request.count, start: start, declaredLength: 0))
     }
 
     @Test func theBodyIsCheckedToTheEndOfStdin() {
-        let withBody = Self.begin + Self.record(4, Self.params) + Self.record(4, []) + Self.record(5, Array("{\"a\":1}".utf8), padding: 7)
-        #expect(verdict(withBody) == .awaitingBody)
-        #expect(verdict(withBody + Self.record(5, [])) == .complete)
+        let start = Self.begin + Self.record(4, Self.params + Self.pair("CONTENT_LENGTH", "7")) + Self.record(4, [])
+        let withBody = start + Self.record(5, Array("{\"a\":1}".utf8), padding: 7)
+        #expect(verdict(withBody) == .awaitingBody(needed: withBody.count + 8, start: start.count, declaredLength: 7))
+        #expect(verdict(withBody + Self.record(5, [])) == .complete(length: withBody.count + 8, start: start.count, declaredLength: 7))
         // Past the body limit libfcgi is never asked for more, so nothing further is parsed.
-        #expect(verdict(withBody, bodyLimit: 4) == .complete)
+        #expect(verdict(withBody, bodyLimit: 4) == .complete(length: withBody.count, start: start.count, declaredLength: 7))
+    }
+
+    @Test func theDeclaredLengthIsKnownOnceTheParamsEnd() {
+        func declared(_ params: [UInt8]) -> Int?? {
+            guard case .awaitingBody(_, _, let d) = verdict(Self.begin + Self.record(4, params) + Self.record(4, [])) else { return nil }
+            return .some(d)
+        }
+        #expect(declared(Self.params) == .some(0))
+        #expect(declared(Self.params + Self.pair("CONTENT_LENGTH", "900000")) == .some(900_000))
+        #expect(declared(Self.params + Self.pair("CONTENT_LENGTH", "12x")) == .some(nil))
+        // The last of repeated params counts, as in the application's lookup.
+        #expect(declared(Self.pair("CONTENT_LENGTH", "1") + Self.pair("CONTENT_LENGTH", "2")) == .some(2))
+    }
+
+    @Test func aWaitNamesTheEndOfTheRecordBeingReceived() {
+        let record = Self.record(4, Self.params, padding: 3)
+        // A header cut short: the header's end; a content cut short: the record's end.
+        #expect(verdict(Self.begin + Array(record[..<5])) == .incomplete(needed: Self.begin.count + 8))
+        #expect(verdict(Self.begin + Array(record[..<20])) == .incomplete(needed: Self.begin.count + record.count))
     }
 
     @Test func managementRecordsInsideARequestAreRefused() {
@@ -71,22 +94,27 @@ struct RecordCheckTests {
     @Test func paramsSplitAcrossRecordsAreJoined() {
         let half = Self.params.count / 2
         let split = Self.begin + Self.record(4, Array(Self.params[..<half])) + Self.record(4, Array(Self.params[half...])) + Self.record(4, []) + Self.record(5, [])
-        #expect(verdict(split) == .complete)
+        #expect(verdict(split) == .complete(length: split.count, start: split.count - 8, declaredLength: 0))
     }
 
     @Test func everyPrefixIsIncompleteNotInvalid() {
         let upToParamsEnd = Self.begin.count + Self.record(4, Self.params, padding: 3).count + 8
         for n in 0..<upToParamsEnd {
-            #expect(verdict(Array(Self.request[..<n])) == .incomplete, "prefix \(n)")
+            guard case .incomplete(let needed) = verdict(Array(Self.request[..<n])) else {
+                Issue.record("prefix \(n) not incomplete")
+                continue
+            }
+            #expect(needed > n && needed <= Self.request.count, "prefix \(n) waits for \(needed)")
         }
         for n in upToParamsEnd..<Self.request.count {
-            #expect(verdict(Array(Self.request[..<n])) == .awaitingBody, "prefix \(n)")
+            #expect(
+                verdict(Array(Self.request[..<n])) == .awaitingBody(needed: Self.request.count, start: upToParamsEnd, declaredLength: 0),
+                "prefix \(n)")
         }
     }
 
     @Test func lengthsThatOverflowOrOverrunAreInvalid() {
         let overflowing: [UInt8] = [0xFF, 0xFF, 0xFF, 0xF0, 0x80, 0x00, 0x00, 0x10] + [UInt8](repeating: 0x78, count: 20)
-        #expect(verdict(Self.begin + Self.record(4, overflowing) + Self.record(4, [])) != .complete)
         if case .invalid = verdict(Self.begin + Self.record(4, overflowing) + Self.record(4, [])) {} else { Issue.record("not invalid") }
         if case .invalid = verdict(Self.begin + Self.record(4, [5, 200] + Array("NAMEX".utf8)) + Self.record(4, [])) {} else { Issue.record("overrun accepted") }
         if case .invalid = verdict(Self.begin + Self.record(4, [0x81]) + Self.record(4, [])) {} else { Issue.record("truncated length accepted") }

@@ -131,3 +131,103 @@ def test_foreign_listen_pid_is_not_activation(std_config):
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=15)
     helpers.CAPTURED_OUTPUT.append(("serve foreign LISTEN_PID", proc.stderr + proc.stdout))
     assert proc.returncode == 2, f"exit {proc.returncode}; stderr={proc.stderr[-500:]!r}"
+
+
+# --------------------------------------------------------------------------------------------
+# TCP between hosts: FCGI_WEB_SERVER_ADDRS, libfcgi's allow-list of front-end addresses. upsign
+# accepts connections itself (libfcgi never sees them), so it must check the list itself; with
+# neither the list nor a loopback address it warns that anyone who reaches the port can send
+# any identity param.
+
+def _tcp_worker(std_config, host: str, env_extra: dict, name: str):
+    port = helpers.free_port()
+    d = helpers.scratch_dir("usallow")
+    w = Worker(helpers.serve_argv(std_config, listen=f"{host}:{port}"), helpers.cred_env(**env_extra), name=name, log_dir=d)
+
+    def check():
+        if not w.alive():
+            raise AssertionError(w.describe())
+    helpers.wait_tcp("127.0.0.1" if ":" not in host else "::1", port, proc_check=check)
+    return w, port
+
+
+def _healthz(address) -> bytes | None:
+    """The answer to a raw FastCGI healthz request, or None when the worker closed unanswered."""
+    import fcgi_client
+    params = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/healthz", "QUERY_STRING": ""}
+    c = fcgi_client.Connection(address)
+    try:
+        return c.request(params).raw
+    except (ConnectionError, OSError):
+        return None
+    finally:
+        c.close()
+
+
+def _log_events(worker: Worker) -> list[dict]:
+    import json
+    out = []
+    for line in worker.log().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def test_a_peer_not_in_fcgi_web_server_addrs_is_refused(std_config):
+    w, port = _tcp_worker(std_config, "0.0.0.0", {"FCGI_WEB_SERVER_ADDRS": "10.9.9.9, 192.0.2.1"}, "allow-refuse")
+    try:
+        assert _healthz(("127.0.0.1", port)) is None, "a peer not on the list was answered"
+        events = _log_events(w)
+        assert any("not in FCGI_WEB_SERVER_ADDRS" in e.get("event", "") for e in events), w.log()[-2000:]
+        assert not any("whoever reaches the port" in e.get("msg", "") for e in events), "warned although a list is set"
+        assert w.alive()
+        assert_terminates_cleanly(w)
+    finally:
+        w.stop()
+
+
+@pytest.mark.parametrize("host,peer,allowed", [
+    ("0.0.0.0", "127.0.0.1", "10.9.9.9,127.0.0.1"),
+    ("::", "::1", " ::1 "),
+    ("::", "127.0.0.1", "127.0.0.1"),      # an IPv4 peer on a dual-stack socket arrives IPv4-mapped
+])
+def test_a_peer_in_fcgi_web_server_addrs_is_served(std_config, host, peer, allowed):
+    w, port = _tcp_worker(std_config, host, {"FCGI_WEB_SERVER_ADDRS": allowed}, "allow-serve")
+    try:
+        out = _healthz((peer, port))
+        assert out is not None and b'"status":"ok"' in out, f"{out!r}\n{w.log()[-2000:]}"
+        assert_terminates_cleanly(w)
+    finally:
+        w.stop()
+
+
+def test_an_open_tcp_port_without_an_allow_list_is_warned_about(std_config):
+    w, port = _tcp_worker(std_config, "0.0.0.0", {}, "allow-warn")
+    try:
+        assert _healthz(("127.0.0.1", port)) is not None, "no list: any peer is served"
+        warnings = [e for e in _log_events(w) if e.get("level") == "warning" and "FCGI_WEB_SERVER_ADDRS" in e.get("msg", "")]
+        assert warnings, w.log()[-2000:]
+        assert_terminates_cleanly(w)
+    finally:
+        w.stop()
+
+
+def test_loopback_tcp_is_not_warned_about(std_config):
+    w, port = _tcp_worker(std_config, "127.0.0.1", {}, "allow-loopback")
+    try:
+        assert _healthz(("127.0.0.1", port)) is not None
+        assert "FCGI_WEB_SERVER_ADDRS" not in w.log(), w.log()[-2000:]
+        assert_terminates_cleanly(w)
+    finally:
+        w.stop()
+
+
+def test_a_malformed_fcgi_web_server_addrs_stops_the_start(std_config):
+    port = helpers.free_port()
+    r = subprocess.run(helpers.serve_argv(std_config, listen=f"0.0.0.0:{port}"),
+                       env=helpers.cred_env(FCGI_WEB_SERVER_ADDRS="10.0.0.1,not-an-address"),
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert "not-an-address" in r.stderr and "FCGI_WEB_SERVER_ADDRS" in r.stderr, r.stderr[-2000:]

@@ -173,11 +173,14 @@ struct OperationsTests {
 
     @Test func metricsReportTheServersThreads() throws {
         let (app, metrics, _) = try app(expiration: "2026-01-02T13:00:00Z")
-        metrics.setSampler { .init(threads: 8, busy: 2, idleOnConnection: 3, residentBytes: 12_345_678, openFileDescriptors: 11) }
+        metrics.setSampler {
+            .init(threads: 8, busy: 2, connectionsOpen: 40, connectionsIdle: 37, residentBytes: 12_345_678, openFileDescriptors: 11)
+        }
         let lines = Set(metricsText(app).split(separator: "\n").map(String.init))
         #expect(lines.contains(#"upsign_worker_threads{state="busy"} 2.0"#))
-        #expect(lines.contains(#"upsign_worker_threads{state="idle_on_connection"} 3.0"#))
-        #expect(lines.contains(#"upsign_worker_threads{state="waiting"} 3.0"#))
+        #expect(lines.contains(#"upsign_worker_threads{state="waiting"} 6.0"#))
+        #expect(lines.contains("upsign_connections_open 40.0"))
+        #expect(lines.contains("upsign_connections_idle 37.0"))
         #expect(lines.contains("upsign_requests_in_flight 2.0"))
         #expect(lines.contains("process_resident_memory_bytes 12345678.0"))
         #expect(lines.contains("process_open_fds 11.0"))
