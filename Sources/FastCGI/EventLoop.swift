@@ -54,6 +54,8 @@ final class EventLoop: @unchecked Sendable {
     /// When the next deadline or quiet check is due (0: none known).
     private var nextSweep = 0
     var listening = false
+    /// Accepting failed for want of descriptors or memory: not tried again before this time.
+    private var acceptRetryAt = 0
     var draining = false
     var drainEnds = 0
     private let returned = Mutex<[Returned]>([])
@@ -117,9 +119,14 @@ final class EventLoop: @unchecked Sendable {
         return Int32(clamping: timeout)
     }
 
-    /// Watches the listening socket again, unless shut down or at the connection limit.
+    /// Watches the listening socket again, unless shut down, at the connection limit, or
+    /// backing off after a failed accept.
     private func armListener() {
         guard !listening, !draining, !core.isStopping, core.hasRoom else { return }
+        if acceptRetryAt != 0 {
+            guard monotonicMilliseconds() >= acceptRetryAt else { return }
+            acceptRetryAt = 0
+        }
         if poller.addListener(core.configuration.socket.fd) { listening = true }
     }
 
@@ -147,6 +154,7 @@ final class EventLoop: @unchecked Sendable {
                 if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
                     report("accept failed: \(String(cString: strerror(e))); pausing accepts for a second")
                     pauseAccepting()
+                    acceptRetryAt = monotonicMilliseconds() + 1_000
                 }
                 return
             }
@@ -265,7 +273,7 @@ final class EventLoop: @unchecked Sendable {
         startServing(c)
         busy.store(1, ordering: .relaxed)
         defer { busy.store(0, ordering: .relaxed) }
-        guard RequestArrival.take(start, from: c.pointee.fd, into: peek),
+        guard Descriptor.read(c.pointee.fd, exactly: start, into: peek),
             let reading = LibFCGIBridge.read(
                 start: UnsafeRawBufferPointer(rebasing: peek[..<start]), requestId: requestId, answeringOn: c.pointee.fd,
                 into: request)

@@ -3,7 +3,7 @@ import CGI
 import Glibc
 import Synchronization
 
-/// An event-driven libfcgi responder: a few event-loop threads (one per usable CPU by default,
+/// An event-driven libfcgi responder: a few event-loop threads (two per usable CPU by default,
 /// at most `threads`) share the listening socket; each waits on its connections in epoll and
 /// answers a request inline once the whole of it is queued and its records check out. A kept-alive
 /// connection costs a small record and an epoll entry, not a thread, so connections are limited
@@ -28,7 +28,7 @@ public final class FastCGIServer: Sendable {
         /// Seconds a request may take to arrive, from its first byte (and a new connection to
         /// start one); past it the connection is closed.
         public var requestTimeoutSeconds: Int
-        /// Event-loop threads; nil: one per usable CPU, at most `threads`.
+        /// Event-loop threads; nil: two per usable CPU, at most `threads`.
         public var eventLoops: Int?
         /// The front ends allowed to connect over TCP (`FCGI_WEB_SERVER_ADDRS`); nil: any.
         public var allowedPeers: PeerAllowList?
@@ -51,14 +51,14 @@ public final class FastCGIServer: Sendable {
         }
 
         /// The event loops this configuration runs.
-        public var loopCount: Int { max(1, eventLoops ?? min(threads, FastCGIServer.usableCPUs)) }
+        public var loopCount: Int { max(1, eventLoops ?? min(threads, 2 * FastCGIServer.usableCPUs)) }
     }
 
     /// The CPUs this process may run on (its affinity mask, which taskset and cgroup cpusets narrow).
     public static var usableCPUs: Int { max(1, Int(upsign_usable_cpus())) }
 
-    /// `threads` when none is configured: four per usable CPU (one event loop each, and room in
-    /// the blocking pool for requests that wait on the network).
+    /// `threads` when none is configured: four per usable CPU (two event loops each, and as many
+    /// blocking-pool threads for requests that wait on the network).
     public static var defaultThreads: Int { max(4, 4 * usableCPUs) }
 
     /// Answers one request; runs on an event loop or a pool thread, concurrently with other calls.

@@ -63,7 +63,7 @@ public enum LibFCGIBridge {
         guard memory >= 0 else { return nil }
         // The start, then an empty STDIN record: libfcgi sees a whole request with no body.
         let end: [UInt8] = [1, 5, UInt8(requestId >> 8), UInt8(requestId & 0xFF), 0, 0, 0, 0]
-        guard writeAll(memory, start), end.withUnsafeBytes({ writeAll(memory, $0) }), lseek(memory, 0, SEEK_SET) == 0 else {
+        guard Descriptor.writeAll(memory, start), end.withUnsafeBytes({ Descriptor.writeAll(memory, $0) }), lseek(memory, 0, SEEK_SET) == 0 else {
             Glibc.close(memory)
             return nil
         }
@@ -85,17 +85,6 @@ public enum LibFCGIBridge {
         // FCGX_Accept_r first finishes the previous request, closing its connection unless kept.
         request.pointee.keepConnection = 1
         return FCGX_Accept_r(request) >= 0
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            done += n
-        }
-        return true
     }
 
     /// Writes `response` as the request's STDOUT records and its END_REQUEST, and frees what

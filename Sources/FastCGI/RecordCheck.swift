@@ -144,7 +144,7 @@ public enum RecordCheck {
     static func declaredContentLength(_ bytes: UnsafeRawBufferPointer) -> Result<Int?, Refusal> {
         var value: String?
         let problem = forEachPair(bytes) { name, v in
-            if name.elementsEqual("CONTENT_LENGTH".utf8) { value = String(decoding: v, as: UTF8.self) }
+            if name.count == 14 && name.elementsEqual("CONTENT_LENGTH".utf8) { value = String(decoding: v, as: UTF8.self) }
         }
         if let problem { return .failure(Refusal(reason: problem)) }
         return .success(CGIRequest.Body.declaredLength(value))

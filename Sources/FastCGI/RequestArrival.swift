@@ -60,8 +60,11 @@ enum RequestArrival {
             case .invalid(let reason):
                 return .refused(reason)
             case .management(let length, let reply):
-                // Take the record off the socket, answer it, and look again.
-                guard consume(fd, length), send(reply, on: fd) else { return .closed }
+                // Take the record off the socket, answer it (a few bytes: a peer with no room for
+                // them is not reading), and look again.
+                guard Descriptor.skip(fd, length, scratch: buffer), reply.withUnsafeBytes({ Descriptor.writeAll(fd, $0) }) else {
+                    return .closed
+                }
             case .awaitingBody(let needed, let start, let declared):
                 guard let declared, declared <= limits.maxBody else {
                     return .answerWithoutBody(start: start, requestId: requestId(buffer))
@@ -83,50 +86,9 @@ enum RequestArrival {
         UInt16(buffer[2]) << 8 | UInt16(buffer[3])
     }
 
-    /// Takes exactly `count` bytes off `fd` into `buffer` (already queued: they were peeked).
-    static func take(_ count: Int, from fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        var done = 0
-        while done < count {
-            let n = read(fd, buffer.baseAddress! + done, count - done)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            done += n
-        }
-        return true
-    }
-
     /// Bytes queued on `fd` to be read, without reading them.
     static func queued(_ fd: Int32) -> Int {
         Int(upsign_queued_input(fd))
-    }
-
-    /// Reads and drops exactly `count` bytes of `fd` (already queued: they were peeked).
-    private static func consume(_ fd: Int32, _ count: Int) -> Bool {
-        withUnsafeTemporaryAllocation(byteCount: min(count, 4096), alignment: 1) { scratch in
-            var left = count
-            while left > 0 {
-                let n = read(fd, scratch.baseAddress, min(left, scratch.count))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                left -= n
-            }
-            return true
-        }
-    }
-
-    /// Writes `bytes` without waiting: a management answer is a few bytes, and a peer that has
-    /// no room for them is not reading.
-    private static func send(_ bytes: [UInt8], on fd: Int32) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.send(fd, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                done += n
-            }
-            return true
-        }
     }
 
 }

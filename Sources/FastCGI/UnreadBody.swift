@@ -59,7 +59,7 @@ enum UnreadBody {
             guard header.0 == 1, header.1 == 5, id == state.requestId else {
                 return .refused("a record of type \(header.1) for request \(id) inside the body of request \(state.requestId)")
             }
-            guard RequestArrival.take(8, from: fd, into: scratch) else { return .closed }
+            guard Descriptor.skip(fd, 8, scratch: scratch) else { return .closed }
             let contentLength = Int(header.4) << 8 | Int(header.5)
             state.skip = contentLength + Int(header.6)
             state.last = contentLength == 0

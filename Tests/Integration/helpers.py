@@ -327,7 +327,7 @@ worker_processes {workers};
 {user_line}
 pid {dir}/nginx.pid;
 error_log {dir}/error.log info;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     log_format upsign '$status $upstream_status $request_method "$request_uri" $request_id';
     access_log {dir}/access.log upsign;
@@ -341,7 +341,7 @@ http {{
         keepalive {keepalive};
     }}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} backlog={backlog};
         location / {{
             fastcgi_pass upsign;
             fastcgi_keep_conn on;
@@ -358,11 +358,13 @@ http {{
 class Nginx:
     """A private nginx on a free 127.0.0.1 port, proxying everything to one FastCGI upstream."""
 
-    def __init__(self, upstream: str, keepalive: int = 16, extra_location: str = "", workers: int = 1):
+    def __init__(self, upstream: str, keepalive: int = 16, extra_location: str = "", workers: int = 1,
+                 worker_connections: int = 1024, backlog: int = 511):
         self.dir = scratch_dir("usngx")
         self.port = free_port()
         conf = NGINX_CONF.format(
             dir=self.dir, port=self.port, upstream=upstream, keepalive=keepalive, workers=workers,
+            worker_connections=worker_connections, backlog=backlog,
             fastcgi_params=FASTCGI_PARAMS, extra_location=extra_location,
             user_line="user root;" if os.geteuid() == 0 else "")
         self.conf = self.dir / "nginx.conf"
@@ -387,6 +389,13 @@ class Nginx:
         p = self.dir / "error.log"
         out = (self.dir / "nginx.out").read_text(errors="replace")
         return out + (p.read_text(errors="replace")[-4000:] if p.exists() else "")
+
+    def error_lines(self, pattern: str) -> list[str]:
+        """Lines of nginx's error log that match `pattern`."""
+        p = self.dir / "error.log"
+        if not p.exists():
+            return []
+        return [line for line in p.read_text(errors="replace").splitlines() if re.search(pattern, line)]
 
     def access_statuses(self) -> list[tuple[str, str]]:
         """(status sent to the client, $upstream_status) per logged request; the upstream

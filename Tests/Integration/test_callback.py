@@ -916,6 +916,45 @@ def test_key_fetch_failure_is_502(cb_live, keyserver_redirect, outside, dead_por
         assert elapsed < 6.0, f"{fid}: took {elapsed:.1f}s"
 
 
+def test_a_slow_key_fetch_holds_up_no_other_request(nginx_bin, keyserver, keys, dead_port):
+    """A callback whose key server is slow (9 s; upsign gives up at 5 s) waits off the event
+    loops: with a single loop (UPSIGN_EVENT_LOOPS=1), policy requests sent while the fetch hangs
+    are all answered before the callback is. Order, not time: each policy answer must arrive
+    while the callback is still unanswered."""
+    import conftest
+    cfg, records = _write_stack_config("slowkey", keyserver, dead_port)
+    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True, UPSIGN_EVENT_LOOPS="1"))
+    st = CbStack(s, records, cfg)
+    try:
+        slow = "/ossk/slow.pem"
+        hits_before = keyserver.hits[slow]
+        outcome: dict = {}
+
+        def callback():
+            outcome["res"] = send_callback(st, "/upload/callback", json_body(oss_values()), key=keys.main,
+                                           key_url=keyserver.url(slow))
+            outcome["done"] = True
+
+        t = threading.Thread(target=callback, daemon=True)
+        t.start()
+        guard = time.monotonic() + 10
+        while keyserver.hits[slow] == hits_before:          # the fetch has reached the key server
+            assert time.monotonic() < guard and t.is_alive(), f"the key was never fetched: {outcome}"
+            time.sleep(0.02)
+        answered = 0
+        for i in range(20):
+            r = issue(st, [("profile", "cb"), ("filename", "a.jpg"), ("x:album", "summer-2026")], user=f"slow{i}")
+            assert r.status_code == 200, r.content[:300]
+            assert "done" not in outcome, f"policy request {i} waited for the key fetch"
+            answered += 1
+        t.join(timeout=15)
+        assert outcome.get("done"), "the callback never got an answer"
+        check_error(outcome["res"].r, "key_fetch_failed", 502)
+        assert answered == 20
+    finally:
+        s.close()
+
+
 def test_key_fetched_once_and_cached(cb_live, keyserver, keys):
     before = keyserver.snapshot()
     window_start = time.time()

@@ -441,75 +441,16 @@ def wrk_counted(url: str, script: Path, quota: int, conns: int, max_seconds: int
 
 
 # --------------------------------------------------------------------------------------------
-# nginx as in nginx.conf.example (the test's own: helpers.Nginx has 1024 worker_connections and
-# keepalive in the low tens)
-
-EXAMPLE_NGINX_CONF = """\
-daemon off;
-master_process on;
-worker_processes {workers};
-{user_line}
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 8192; }}
-http {{
-    log_format upsign '$status $upstream_status $request_method "$request_uri" $request_id';
-    access_log {dir}/access.log upsign;
-    client_body_temp_path {dir}/client_body;
-    fastcgi_temp_path {dir}/fastcgi;
-    proxy_temp_path {dir}/proxy;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream upsign {{
-        server {upstream};
-        keepalive {keepalive};
-    }}
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        location /upload/ {{
-            client_max_body_size 1m;             # larger than upsign's max_body: upsign answers 413
-            client_body_buffer_size 1m;          # bodies stay in memory, not in temp files
-            include {fastcgi_params};
-            fastcgi_param UPSIGN_USER $http_x_test_user;
-            fastcgi_param HTTP_PROXY "";
-            fastcgi_param REQUEST_ID $request_id;
-            fastcgi_keep_conn on;
-            # No `fastcgi_next_upstream ... non_idempotent`: nginx may not resend a POST, so a
-            # kept connection reset under a POST is the client's 502.
-            fastcgi_pass upsign;
-        }}
-    }}
-}}
-"""
+# nginx as in nginx.conf.example, with a large upstream keepalive and room for -c600
 
 
-class ExampleNginx(helpers.Nginx):
-    """nginx.conf.example's upstream settings with a large upstream keepalive, 2 workers."""
-
-    def __init__(self, upstream: str, keepalive: int = UPSTREAM_KEEPALIVE, workers: int = 2):
-        self.dir = helpers.scratch_dir("usngc")
-        self.port = helpers.free_port()
-        self.conf = self.dir / "nginx.conf"
-        self.conf.write_text(EXAMPLE_NGINX_CONF.format(
-            dir=self.dir, port=self.port, upstream=upstream, keepalive=keepalive, workers=workers,
-            fastcgi_params=helpers.FASTCGI_PARAMS, user_line="user root;" if os.geteuid() == 0 else ""))
-        self._log = open(self.dir / "nginx.out", "wb")
-        self.proc = subprocess.Popen(
-            ["nginx", "-p", str(self.dir), "-c", str(self.conf), "-e", str(self.dir / "error.log")],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-
-        def check():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"nginx exited rc={self.proc.returncode}: {self.error_log()}")
-
-        helpers.wait_tcp("127.0.0.1", self.port, proc_check=check)
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def error_lines(self, pattern: str) -> list[str]:
-        p = self.dir / "error.log"
-        if not p.exists():
-            return []
-        return [line for line in p.read_text(errors="replace").splitlines() if re.search(pattern, line)]
+def ExampleNginx(upstream: str, keepalive: int = UPSTREAM_KEEPALIVE, workers: int = 2) -> helpers.Nginx:
+    """nginx.conf.example's upstream settings (fastcgi_keep_conn on, and no `fastcgi_next_upstream
+    ... non_idempotent`: nginx may not resend a POST, so a kept connection reset under a POST is
+    the client's 502), with bodies up to nginx's default 1m kept in memory (upsign's max_body is
+    smaller: upsign answers 413)."""
+    return helpers.Nginx(upstream, keepalive=keepalive, workers=workers, worker_connections=8192, backlog=4096,
+                         extra_location='client_body_buffer_size 1m; fastcgi_param HTTP_PROXY "";')
 
 
 def http_get_policy(port: int, user: str) -> tuple[int, bytes]:
@@ -1072,3 +1013,43 @@ def test_idle_and_open_connection_gauges():
         for c in socks:
             c.close()
         up.stop()
+
+
+def test_the_open_files_limit_caps_connections_and_says_so():
+    """Under a hard RLIMIT_NOFILE of 96 (a host's ulimit, which upsign cannot raise), 4096
+    connections cannot fit: upsign warns, starts with max_connections = 96 - 64 (descriptors kept
+    for everything else), and past that limit new connections wait in the backlog instead of
+    failing accepts (EMFILE) or costing a held connection."""
+    if not shutil.which("prlimit"):
+        pytest.fail("prlimit (util-linux) not installed")
+    d = helpers.scratch_dir("usnofile")
+    config = helpers.write_config(d, server=default_server())
+    sock = d / "u.sock"
+    w = Worker(["prlimit", "--nofile=96:96", "--"] + helpers.serve_argv(config, listen=f"unix:{sock}"),
+               helpers.cred_env(), name="nofile", log_dir=d)
+    held: list[socket.socket] = []
+    try:
+        helpers.wait_unix_socket(sock, w)
+        events = [json.loads(line) for line in w.log().splitlines() if line.startswith("{")]
+        capped = [e for e in events if e.get("msg") == "the open-files limit caps connections"]
+        assert capped and capped[0]["max_connections"] == 32 and capped[0]["wanted"] == 4096, w.log()[-2000:]
+        started = [e for e in events if e.get("msg") == "upsign started"]
+        assert started and started[0]["max_connections"] == 32, started
+        user = lambda i: f"cap{i}"  # noqa: E731
+        held = [open_conn(str(sock)) for _ in range(32)]
+        s1 = summarize(round_trip_all(held, lambda i: kept_request(user(i)), timeout=30), user)
+        assert len(s1["ok"]) == 32, s1
+        extra = open_conn(str(sock))
+        held.append(extra)
+        waiting = round_trip_all([extra], lambda i: kept_request("the-33rd"), timeout=NO_ANSWER_WINDOW)[0]
+        assert waiting.how == "timeout" and not waiting.records, f"the 33rd connection: {waiting}"
+        assert not [i for i, s in enumerate(held[:32]) if closed_now(s)], "a held connection was closed"
+        held[0].close()
+        answered = round_trip_all([extra], lambda i: b"", timeout=10)[0]
+        assert answered.ok_for("the-33rd"), answered
+        assert "accept failed" not in w.log(), w.log()[-2000:]
+        assert w.alive()
+    finally:
+        for s in held:
+            s.close()
+        w.stop()

@@ -4,8 +4,8 @@ under load.
 supervisor.py plays systemd (upsign.socket + upsign.service, Restart=always): it holds the
 listening socket, so while no worker runs, nginx's new connections wait in the backlog instead
 of being refused, and starts a new worker 0.1 s after one exits. nginx is configured as in
-nginx.conf.example: upstream keepalive 32, fastcgi_keep_conn on, fastcgi_next_upstream error
-timeout non_idempotent; the worker has 64 threads (the default, as in deploy/demo.toml).
+nginx.conf.example: upstream keepalive 32, fastcgi_keep_conn on, and the retry it suggests for
+restarts, fastcgi_next_upstream error timeout non_idempotent.
 
 Failures are counted on the client side (HTTP status, connection errors) and checked against
 nginx's access log (status and $upstream_status of every request) and error log.
