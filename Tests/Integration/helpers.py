@@ -422,6 +422,17 @@ class Nginx:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def log_events(worker: Worker) -> list[dict]:
+    """The worker's JSON log lines, parsed (lines that are not JSON are left out)."""
+    out = []
+    for line in worker.log().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
 def record_response(label: str, resp) -> None:
     RESPONSE_BODIES.append((label, resp.content))
     RESPONSE_BODIES.append((label + " headers", str(dict(resp.headers)).encode()))

@@ -1030,7 +1030,7 @@ def test_the_open_files_limit_caps_connections_and_says_so():
     held: list[socket.socket] = []
     try:
         helpers.wait_unix_socket(sock, w)
-        events = [json.loads(line) for line in w.log().splitlines() if line.startswith("{")]
+        events = helpers.log_events(w)
         capped = [e for e in events if e.get("msg") == "the open-files limit caps connections"]
         assert capped and capped[0]["max_connections"] == 32 and capped[0]["wanted"] == 4096, w.log()[-2000:]
         started = [e for e in events if e.get("msg") == "upsign started"]

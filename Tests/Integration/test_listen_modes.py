@@ -164,22 +164,11 @@ def _healthz(address) -> bytes | None:
         c.close()
 
 
-def _log_events(worker: Worker) -> list[dict]:
-    import json
-    out = []
-    for line in worker.log().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
-
-
 def test_a_peer_not_in_fcgi_web_server_addrs_is_refused(std_config):
     w, port = _tcp_worker(std_config, "0.0.0.0", {"FCGI_WEB_SERVER_ADDRS": "10.9.9.9, 192.0.2.1"}, "allow-refuse")
     try:
         assert _healthz(("127.0.0.1", port)) is None, "a peer not on the list was answered"
-        events = _log_events(w)
+        events = helpers.log_events(w)
         assert any("not in FCGI_WEB_SERVER_ADDRS" in e.get("event", "") for e in events), w.log()[-2000:]
         assert not any("whoever reaches the port" in e.get("msg", "") for e in events), "warned although a list is set"
         assert w.alive()
@@ -207,7 +196,7 @@ def test_an_open_tcp_port_without_an_allow_list_is_warned_about(std_config):
     w, port = _tcp_worker(std_config, "0.0.0.0", {}, "allow-warn")
     try:
         assert _healthz(("127.0.0.1", port)) is not None, "no list: any peer is served"
-        warnings = [e for e in _log_events(w) if e.get("level") == "warning" and "FCGI_WEB_SERVER_ADDRS" in e.get("msg", "")]
+        warnings = [e for e in helpers.log_events(w) if e.get("level") == "warning" and "FCGI_WEB_SERVER_ADDRS" in e.get("msg", "")]
         assert warnings, w.log()[-2000:]
         assert_terminates_cleanly(w)
     finally:

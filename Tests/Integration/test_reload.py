@@ -17,7 +17,7 @@ import helpers
 import oracle
 from conftest import start_stack
 from helpers import AKID, SECRET
-from test_rotation import log_events
+from helpers import log_events
 
 ALT_ID, ALT_SECRET = "LTAI5tReloadAlternateKey9", "reload-alternate-secret-5e5e5e5e5e"
 

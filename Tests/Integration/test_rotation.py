@@ -219,16 +219,6 @@ def wait_for_gen(stack, cf, profiles, i: int, timeout: float = PICKUP_GUARD) -> 
         time.sleep(0.02)
 
 
-def log_events(worker) -> list[dict]:
-    out = []
-    for line in worker.log().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
-
-
 def assert_no_secret_in_log(worker, cf: CredFile) -> None:
     leaked = helpers.secrets_in(worker.log(), cf.all_secrets + list(helpers.ALL_SECRETS))
     assert not leaked, f"{len(leaked)} secret(s) in the worker's log, e.g. generation " \
@@ -385,7 +375,7 @@ def test_rotation_under_load_through_nginx(nginx_bin, cred_file):
 
         # --- log: one "credentials loaded" per reload, generations increasing; failures only
         #     as "reload failed; keeping the previous ones"; never a secret ------------------
-        events = log_events(stack.worker)
+        events = helpers.log_events(stack.worker)
         loaded = [int(e["credentials.generation"]) for e in events if e.get("msg") == "credentials loaded"]
         failed = [e for e in events if e.get("msg") == "credentials reload failed; keeping the previous ones"]
         assert loaded == sorted(loaded) and len(set(loaded)) == len(loaded), f"generations {loaded}"
@@ -434,7 +424,7 @@ def test_sighup_reloads_at_once(nginx_bin, cred_file):
                 assert took < 0.3, f"round {i}: request took until {took:.3f}s after SIGHUP"
             time.sleep(0.1)
         assert stack.worker.alive(), stack.worker.describe()
-        hups = [e for e in log_events(stack.worker) if str(e.get("msg", "")).startswith("SIGHUP")]
+        hups = [e for e in helpers.log_events(stack.worker) if str(e.get("msg", "")).startswith("SIGHUP")]
         assert len(hups) == SIGHUP_ROUNDS, f"{len(hups)} SIGHUP log lines for {SIGHUP_ROUNDS} signals"
         assert_no_secret_in_log(stack.worker, cf)
     finally:
@@ -517,7 +507,7 @@ def test_readable_by_others_rewrite_keeps_previous(nginx_bin, cred_file, how):
             os.chmod(cf.path, 0o604)       # first, so that gen 1 is never readable 0600
             cf.write_in_place(g1, "ini-credentials")
         n = hold_and_expect(stack, cf, profiles, 0, 3 * POLL + 0.1)
-        failed = [e for e in log_events(stack.worker)
+        failed = [e for e in helpers.log_events(stack.worker)
                   if e.get("msg") == "credentials reload failed; keeping the previous ones"]
         assert failed, f"no 'reload failed' log line for a mode {oct(cf.path.stat().st_mode & 0o777)} " \
                        f"file:\n{stack.worker.log()[-1500:]}"
@@ -554,7 +544,7 @@ def test_half_written_file_keeps_previous(nginx_bin, cred_file):
             finally:
                 os.close(fd)
             wait_for_gen(stack, cf, profiles, i)
-        failed = [e for e in log_events(stack.worker)
+        failed = [e for e in helpers.log_events(stack.worker)
                   if e.get("msg") == "credentials reload failed; keeping the previous ones"]
         assert len(failed) >= 6, f"{len(failed)} 'reload failed' lines for 6 unloadable states"
         assert_no_secret_in_log(stack.worker, cf)
