@@ -160,9 +160,10 @@ final class EventLoop: @unchecked Sendable {
             }
             if core.isTCP {
                 if let allowed = core.configuration.allowedPeers, !allowed.allows(fd) {
+                    // Reported before the close, so the line is there once the peer sees it.
+                    report("refused a connection from an address not in \(PeerAllowList.environmentVariable)")
                     Glibc.close(fd)
                     core.releaseConnection()
-                    report("refused a connection from an address not in \(PeerAllowList.environmentVariable)")
                     continue
                 }
                 var one: Int32 = 1
