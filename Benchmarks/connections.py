@@ -37,7 +37,6 @@ about 30 s of a 2-core machine at the defaults.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -54,6 +53,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from wrk_quota import run_oversize
 
 ROOT = Path(__file__).resolve().parents[1]
 FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
@@ -382,65 +383,6 @@ def wrk_plain(url: str, threads: int, conns: int, seconds: int) -> dict:
             "socket_errors": sum(int(x) for x in errs.groups()) if errs else 0, "p99_ms": p99_ms}
 
 
-COUNTING_LUA = r"""
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.body = "filename=big.jpg&size=100&pad=" .. string.rep("x", %(size)d - 30)
-local quota, seen, marker = 0, 0, nil
-counts = {}
-coded = 0
-function init(args) quota = tonumber(args[1]); marker = args[2] end
-function response(status, headers, body)
-  counts[status] = (counts[status] or 0) + 1
-  if status == 413 and body and string.find(body, '"code":"body_too_large"', 1, true) then coded = coded + 1 end
-  seen = seen + 1
-  if seen == quota then
-    wrk.thread:stop()
-    local f = io.open(marker, "w")
-    if f then f:close() end
-  end
-end
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function done(summary, latency, requests)
-  local total, nc = {}, 0
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("counts")) do total[k] = (total[k] or 0) + v end
-    nc = nc + t:get("coded")
-  end
-  local parts = {}
-  for k, v in pairs(total) do table.insert(parts, string.format('"%%d":%%d', k, v)) end
-  local e = summary.errors
-  io.write(string.format('COUNTED {"duration_us":%%d,"socket_errors":%%d,"coded":%%d,"counts":{%%s}}\n',
-    summary.duration, e.connect + e.read + e.write + e.timeout, nc, table.concat(parts, ",")))
-end
-"""
-
-
-def wrk_counted(url: str, script: Path, quota: int, conns: int) -> dict:
-    marker = script.with_name("quota-reached")
-    marker.unlink(missing_ok=True)
-    cmd = ["wrk", "-t1", f"-c{conns}", "-d600s", "--timeout", "10s", "-s", str(script), url, "--",
-           str(quota), str(marker)]
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
-        while proc.poll() is None:
-            if marker.exists():
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                pass
-        out.seek(0)
-        text = out.read()
-    m = re.search(r"^COUNTED (.*)$", text, re.M)
-    if not m:
-        raise SetupError(f"wrk gave no result:\n{text}")
-    r = json.loads(m.group(1))
-    r["counts"] = {int(k): v for k, v in r["counts"].items()}
-    return r
-
-
 def access_rows(path: Path, skip: int) -> list[tuple[str, str]]:
     if not path.exists():
         return []
@@ -553,9 +495,10 @@ def section_oversize(a, rig: Rig, table: list) -> None:
     log = rig.run / "access-k512.log"
     before = access_len(log)
     script = rig.run / "oversize.lua"
-    script.write_text(COUNTING_LUA % {"size": a.post_size})
     t0 = time.monotonic()
-    r = wrk_counted(f"http://127.0.0.1:{rig.port512}/upload/policy", script, a.posts, a.post_conns)
+    r, text = run_oversize(script, a.post_size, f"http://127.0.0.1:{rig.port512}/upload/policy", a.posts, a.post_conns, 600)
+    if r is None:
+        raise SetupError(f"wrk gave no result:\n{text}")
     took = time.monotonic() - t0
     time.sleep(0.2)
     rows = access_rows(log, before)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import json
 import os
 import re
 import shutil
@@ -46,6 +45,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wrk_quota import result_line, run_until_quota
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "deploy" / "demo.toml"
@@ -306,28 +307,10 @@ def lua_shapes(shapes: list[Shape]) -> str:
 
 
 def run_wrk(lua: Path, url: str, quota: int, offset: int, conns: int, max_seconds: int) -> dict:
-    marker = lua.with_name("quota-reached")
-    marker.unlink(missing_ok=True)
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max_seconds}s", "--timeout", "10s", "-s", str(lua), url,
-           "--", str(quota), str(offset), str(marker)]
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
-        while proc.poll() is None:
-            if marker.exists():
-                # wrk ends its sleep on SIGINT and prints its summary; repeated in case one
-                # arrives before its handler is set or lands on the busy thread.
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                pass
-        out.seek(0)
-        text = out.read()
-    m = re.search(r"^SOAK_RESULT (.*)$", text, re.M)
-    if not m:
-        raise SetupError(f"wrk gave no result (rc {proc.returncode}):\n{text}")
-    r = json.loads(m.group(1))
-    r["counts"] = {int(k): v for k, v in r["counts"].items()}
+    text, rc = run_until_quota(lua, url, quota, conns, max_seconds, extra_args=(str(offset),))
+    r = result_line(text, "SOAK_RESULT")
+    if r is None:
+        raise SetupError(f"wrk gave no result (rc {rc}):\n{text}")
     return r
 
 
