@@ -433,6 +433,42 @@ def log_events(worker: Worker) -> list[dict]:
     return out
 
 
+def wait_log_event(worker: Worker, msg: str, timeout: float = 10.0) -> list[dict]:
+    """The worker's log events once one with this `msg` is among them. The start-up lines are
+    written after the socket listens, so a test that waited for the socket may be ahead of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = log_events(worker)
+        if any(e.get("msg") == msg for e in events):
+            return events
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {msg!r} log line within {timeout} s:\n{worker.log()[-2000:]}")
+        time.sleep(0.02)
+
+
+def descriptor_targets(pid: int) -> dict[str, str]:
+    """What each of a process's descriptors points at (fd number -> readlink text). A descriptor
+    that closes while the list is read (the worker closes connections at any moment) is left out;
+    a process that has gone gives an empty map."""
+    out = {}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return out
+    for fd in fds:
+        try:
+            out[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def socket_count(pid: int, besides: str | None = None) -> int:
+    """Sockets the process holds, leaving out descriptor `besides` (its listening socket)."""
+    return sum(1 for fd, target in descriptor_targets(pid).items()
+               if fd != besides and target.startswith("socket:"))
+
+
 def record_response(label: str, resp) -> None:
     RESPONSE_BODIES.append((label, resp.content))
     RESPONSE_BODIES.append((label + " headers", str(dict(resp.headers)).encode()))

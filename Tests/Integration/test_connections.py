@@ -714,7 +714,7 @@ def test_ten_thousand_connections_dropped_mid_request_leave_nothing_behind():
             fds = fd_count(up.pid)
         waited = FD_SETTLE_GUARD - max(0.0, deadline - time.monotonic())
         rss = rss_kib(up.pid)
-        links = sorted(os.readlink(f"/proc/{up.pid}/fd/{f}") for f in os.listdir(f"/proc/{up.pid}/fd"))
+        links = sorted(helpers.descriptor_targets(up.pid).values())
         print(f"\nchurn: {sum(v for k, v in tally.items() if k != 'send failed'):,} connections dropped in "
               f"{took:.1f} s ({tally}); fds {fd_base} -> {fds} (waited {waited:.1f} s); VmRSS {rss_base} -> "
               f"{rss} KiB ({rss - rss_base:+d} KiB)")
@@ -863,8 +863,7 @@ def test_six_hundred_clients_through_nginx_keepalive_512_get_no_errors(nginx_bin
         # "502, 200": nginx lost an attempt on a kept connection the worker closed, and resent it.
         retried = [row for row in logged if "," in row[1]]
         lost = nginx.error_lines(LOST_UPSTREAM)
-        conns = sum(1 for f in os.listdir(f"/proc/{up.pid}/fd")
-                    if os.readlink(f"/proc/{up.pid}/fd/{f}").startswith("socket:"))
+        conns = helpers.socket_count(up.pid)
         print(f"\nwrk -c{MANY_CLIENTS} through keepalive {UPSTREAM_KEEPALIVE}: {requests_per_second(out):.0f} req/s, "
               f"p99 {p99.group(1) if p99 else '?'}, {res}; nginx non-200 {len(failed)} {failed[:5]}, retried "
               f"{len(retried)} on a new connection, error-log lines of lost upstream connections {len(lost)}; "
@@ -957,7 +956,7 @@ def test_the_open_files_limit_caps_connections_and_says_so():
     held: list[socket.socket] = []
     try:
         helpers.wait_unix_socket(sock, w)
-        events = helpers.log_events(w)
+        events = helpers.wait_log_event(w, "upsign started")
         capped = [e for e in events if e.get("msg") == "the open-files limit caps connections"]
         assert capped and capped[0]["max_connections"] == 32 and capped[0]["wanted"] == 4096, w.log()[-2000:]
         started = [e for e in events if e.get("msg") == "upsign started"]

@@ -859,7 +859,7 @@ def test_the_worker_is_back_to_its_baseline(rig):
     while fds != rig.fd_baseline and time.monotonic() < deadline:
         time.sleep(0.1)
         fds = fd_count(rig.pid)
-    links = sorted(os.readlink(f"/proc/{rig.pid}/fd/{f}") for f in os.listdir(f"/proc/{rig.pid}/fd"))
+    links = sorted(helpers.descriptor_targets(rig.pid).values())
     assert fds == rig.fd_baseline, f"{fds} descriptors open, {rig.fd_baseline} before the abuse: {links}"
     rss = rss_kib(rig.pid)
     print(f"worker after the abuse: {served} good answers in the background; fds {rig.fd_baseline} -> {fds}; "

@@ -149,17 +149,7 @@ class Service:
 
 def connection_count(pid: int) -> int:
     """Sockets the worker holds besides the listening one (fd 3): its connections."""
-    n = 0
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            if fd != "3":
-                try:
-                    n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-                except OSError:
-                    pass
-    except FileNotFoundError:
-        pass
-    return n
+    return helpers.socket_count(pid, besides="3")
 
 
 # --------------------------------------------------------------------------------------------

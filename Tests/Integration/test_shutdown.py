@@ -22,19 +22,7 @@ SIGTERM_AFTER = 2.0
 
 def socket_fds(pid: int) -> int:
     """Sockets the process holds other than fd 0 (the listening socket): accepted connections."""
-    n = 0
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            if fd == "0":
-                continue
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
-                    n += 1
-            except OSError:
-                pass
-    except FileNotFoundError:
-        return 0
-    return n
+    return helpers.socket_count(pid, besides="0")
 
 
 def parse_wrk(out: str) -> dict:
