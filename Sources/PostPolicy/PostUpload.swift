@@ -22,10 +22,13 @@ public struct PostUpload: Sendable, Equatable {
     public var contentLength: ClosedRange<Int64>
     /// The exact `Content-Type` the form must carry (pinned and sent as a field), if any.
     public var contentType: String?
-    /// The media types (`image/png`) or families (`image/`) the store should accept when no exact
-    /// `contentType` is pinned. Only Qiniu's `mimeLimit` can say "one of these"; the policy-document
-    /// stores pin one exact type instead.
+    /// The media types (`image/png`) or wildcards (`video/*`) the store should accept when no
+    /// exact `contentType` is pinned. Only Qiniu's `mimeLimit` can say "one of these"; the
+    /// policy-document stores pin one exact type instead.
     public var contentTypes: [String] = []
+    /// The media types the store must refuse when neither `contentType` nor `contentTypes` says
+    /// what it accepts (Qiniu's `!` `mimeLimit`): types a browser would run.
+    public var refusedContentTypes: [String] = []
     /// The `success_action_status` the form must carry (pinned and sent as a field), if any.
     public var successActionStatus: Int?
     /// Further fields sent and pinned exactly (`Cache-Control`, `x-oss-forbid-overwrite`,

@@ -7,8 +7,10 @@ import JSONText
 ///
 /// The upload maps onto the put policy as faithfully as it allows: the bucket and key become
 /// `scope` (`bucket:key`: only that key; a prefix sets `isPrefixalScope`), the expiration becomes
-/// `deadline`, the size range `fsizeMin`/`fsizeLimit`, the pinned content type (or the allowed types) `mimeLimit` and
-/// `forbidOverwrite` `insertOnly`. Qiniu has no `success_action_status`, `Content-Type`,
+/// `deadline`, the size range `fsizeMin`/`fsizeLimit`, the pinned content type (or the allowed
+/// types, or `!` and the refused ones) `mimeLimit`, and `forbidOverwrite` `insertOnly`. `detectMime`
+/// is always 1: Qiniu then stores the type it detects from the content, never the one the
+/// uploader declares (a PNG declared as `text/html` would otherwise be served as HTML). Qiniu has no `success_action_status`, `Content-Type`,
 /// `Cache-Control`, `Content-Disposition`, ACL, encryption or session-token fields; a profile that
 /// pins them is refused by the configuration checks, and the signer ignores them.
 public struct QiniuUploadTokenSigner: PostSigner {
@@ -39,7 +41,11 @@ public struct QiniuUploadTokenSigner: PostSigner {
             w.field("mimeLimit", type)
         } else if !upload.contentTypes.isEmpty {
             w.field("mimeLimit", upload.contentTypes.map { $0.hasSuffix("/") ? $0 + "*" : $0 }.joined(separator: ";"))
+        } else if !upload.refusedContentTypes.isEmpty {
+            w.field("mimeLimit", "!" + upload.refusedContentTypes.joined(separator: ";"))
         }
+        w.key("detectMime")
+        w.integer(1)
         if upload.forbidOverwrite {
             w.key("insertOnly")
             w.integer(1)

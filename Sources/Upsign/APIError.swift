@@ -39,6 +39,13 @@ public struct APIError: Error, Sendable, Equatable {
                 ? "the file name's extension must be 1-16 letters or digits"
                 : "the file name's extension is not allowed; allowed: \(allowed.joined(separator: ", "))")
     }
+    /// 400 `extension_required`: the profile lists extensions and the file name has none (no
+    /// dot, or nothing after the last one).
+    public static func extensionRequired(_ allowed: [String]) -> APIError {
+        APIError(
+            status: 400, code: "extension_required",
+            message: "the file name must end in one of these extensions: \(allowed.joined(separator: ", "))")
+    }
     /// 400 `content_type_not_allowed`.
     public static func contentTypeNotAllowed(_ allowed: [String]) -> APIError {
         APIError(status: 400, code: "content_type_not_allowed", message: "contentType is not allowed; allowed: \(allowed.joined(separator: ", "))")

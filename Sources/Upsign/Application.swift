@@ -38,6 +38,10 @@ public struct Application: Sendable {
     private let healthPath: String
     private let callbackPath: String
     private let metricsPath: String
+    /// The params naming the user and the tenant; nil when the configuration names a request
+    /// header (`HTTP_*`), which the client sets itself: such a param is never read.
+    private let identityParam: String?
+    private let tenantParam: String?
 
     /// Creates the application.
     public init(
@@ -64,6 +68,8 @@ public struct Application: Sendable {
         healthPath = configuration.server.basePath + "/healthz"
         callbackPath = configuration.server.basePath + "/callback"
         metricsPath = configuration.server.basePath + "/metrics"
+        identityParam = ServerSettings.isClientHeader(configuration.server.identityParam) ? nil : configuration.server.identityParam
+        tenantParam = configuration.server.tenantParam.flatMap { ServerSettings.isClientHeader($0) ? nil : $0 }
     }
 
     /// Answers one request. Never traps on input: every failure is a JSON error response.
@@ -218,12 +224,12 @@ public struct Application: Sendable {
         }
         outcome.profile = issuer.profile.name
         if !issuer.profile.apps.isEmpty {
-            guard let param = configuration.server.tenantParam, let tenant = request.param(param), issuer.profile.apps.contains(tenant) else {
+            guard let param = tenantParam, let tenant = request.param(param), issuer.profile.apps.contains(tenant) else {
                 return .failure(.profileForbidden)
             }
         }
         var user: String?
-        if let raw = request.param(configuration.server.identityParam) {
+        if let param = identityParam, let raw = request.param(param) {
             switch Identity.validate(raw) {
             case .success(let u): user = u
             case .failure(let e): return .failure(e)

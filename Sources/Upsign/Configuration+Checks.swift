@@ -55,6 +55,17 @@ extension Configuration {
         return problems
     }
 
+    /// Warnings (not errors) about what a profile asks for and the store cannot enforce: a
+    /// profile that answers the Java bean (`format = "java"`, or `java` in `formats`) and sets
+    /// `content_types` has them checked on the request's `contentType` only, since the bean has
+    /// no Content-Type field to pin.
+    public func profileWarnings() -> [String] {
+        profiles.keys.sorted().compactMap { name in
+            guard let p = profiles[name], !p.contentTypes.isEmpty, p.format == .java || p.formats.contains(.java) else { return nil }
+            return "profiles.\(name).content_types: checked on the request's contentType only: the Java bean has no Content-Type field, so the store does not enforce it (the client may post any type); use format \"native\" to have it pinned"
+        }
+    }
+
     /// Warnings (not errors): profiles of different tenants signing with the same credentials, so
     /// one application's key could be used to upload into another's bucket.
     public func tenantWarnings() -> [String] {

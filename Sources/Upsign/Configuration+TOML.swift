@@ -201,9 +201,6 @@ private struct TableReader {
         for name in spec.variables where name.isEmpty || !name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") }) {
             problem("\(path).body", "custom variable ${x:\(name)}: OSS takes lowercase letters, digits and '_' only")
         }
-        if format == .aliyunAppserver && !spec.variables.isEmpty {
-            problem("\(path).body", "format \"aliyun-appserver\" clients send no x: fields; use native or uppy for ${x:...} variables")
-        }
         return problems.count == before ? spec : nil
     }
 
@@ -238,6 +235,8 @@ private struct TableReader {
                 || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") })
             {
                 problem("\(path).identity_param", "must be a FastCGI param name (letters, digits, '_')")
+            } else if ServerSettings.isClientHeader(name) {
+                problem("\(path).identity_param", "\(name) is a request header the client sends (the web server passes every header as HTTP_*): the client would choose its own identity; have the web server set a param of its own, such as fastcgi_param UPSIGN_USER $upstream_http_x_user")
             } else {
                 s.identityParam = name
             }
@@ -252,6 +251,8 @@ private struct TableReader {
         if let name = string(t, "tenant_param", path) {
             if name.isEmpty || name.utf8.count > 64 || !name.utf8.allSatisfy({ Self.isAlnum($0) || $0 == UInt8(ascii: "_") }) {
                 problem("\(path).tenant_param", "must be a FastCGI param name (letters, digits, '_')")
+            } else if ServerSettings.isClientHeader(name) {
+                problem("\(path).tenant_param", "\(name) is a request header the client sends (the web server passes every header as HTTP_*): the client would choose its tenant; have the web server set a param of its own, such as fastcgi_param UPSIGN_APP")
             } else {
                 s.tenantParam = name
             }
@@ -457,26 +458,7 @@ private struct TableReader {
                 if !formats.contains(f) { formats.append(f) }
             }
         }
-        for f in formats {
-            let field = f == format ? "\(path).format" : "\(path).formats"
-            if f.isAliyunOnly && provider != .aliyunOSS {
-                problem(field, "format \"\(f.rawValue)\" answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy")
-                continue
-            }
-            if !f.handsOverFields && pins.needFieldsHandedOver {
-                problem(field, "format \"\(f.rawValue)\" answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy")
-            }
-            if f == .java && signature == .v4 && f != format {
-                problem(field, "format \"java\" carries only V1 fields; this profile signs v4")
-            }
-            if f == .java && t["callback"] != nil && f != format {
-                problem(field, "format \"java\" has no callback field")
-            }
-            if f == .aliyunAppserver && (!extensions.isEmpty || !contentTypes.isEmpty) {
-                problem(field, "format \"aliyun-appserver\" lets the client name the object inside a fresh folder and sends no Content-Type, so extensions and content_types cannot be enforced; use native or uppy")
-            }
-        }
-        guard problems.count == before, let bucket, let endpoint, let key else { return nil }
+        guard let bucket, let endpoint, let key else { return nil }
         var profile = Profile(
             name: name, provider: provider, signature: signatureVersion, bucket: bucket, region: region,
             endpoint: endpoint, key: key, extensions: extensions, contentTypes: contentTypes,
@@ -486,7 +468,13 @@ private struct TableReader {
         profile.formats = formats
         profile.callback = callback
         profile.apps = apps
-        return profile
+        // The shape rules, once the profile is otherwise sound (a broken field is reported
+        // once, by itself, not again as a shape it cannot answer).
+        let sound = problems.count == before
+        for f in formats where sound {
+            if let why = profile.problem(answering: f) { problem(f == format ? "\(path).format" : "\(path).formats", why) }
+        }
+        return problems.count == before ? profile : nil
     }
 
     /// An example region id for `provider`, for error messages.

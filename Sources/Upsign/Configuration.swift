@@ -39,6 +39,13 @@ public struct ServerSettings: Sendable {
     public var tenantParam: String?
     /// Serve `{base_path}/metrics` (Prometheus text); the web server must restrict who reads it.
     public var metrics = true
+
+    /// True for a param name the client controls: web servers pass every request header `X-Y`
+    /// as the param `HTTP_X_Y`. Identity and tenant params must never be one of these; the
+    /// configuration reader refuses them and the request path reads none.
+    public static func isClientHeader(_ name: String) -> Bool {
+        name.utf8.count >= 5 && name.uppercased().hasPrefix("HTTP_")
+    }
 }
 
 /// The `[callback]` table.

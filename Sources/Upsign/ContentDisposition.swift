@@ -1,11 +1,12 @@
 /// `Content-Disposition` values built from a client's file name (RFC 6266 with the RFC 8187
-/// `filename*` parameter), after the name is cut to its last path component and cleaned of
-/// characters that could break the header or the policy.
+/// `filename*` parameter). The name is the file name's last path component cut before its
+/// extension, cleaned of characters that could break the header or the policy, followed by the
+/// extension `PolicyIssuer` vetted: the download's extension is always the checked one.
 enum ContentDisposition {
     /// `attachment; filename="photo_1.jpg"; filename*=UTF-8''photo%E2%91%A0.jpg`, or just the type
-    /// when no usable name remains.
-    static func value(_ type: Profile.DispositionType, filename: String?) -> String {
-        guard let name = sanitized(filename) else { return type.rawValue }
+    /// when no usable name remains. `ext` is the vetted extension with its dot, or "".
+    static func value(_ type: Profile.DispositionType, filename: String?, ext: String) -> String {
+        guard let name = sanitized(filename, ext: ext) else { return type.rawValue }
         var ascii = ""
         var encoded = ""
         for scalar in name.unicodeScalars {
@@ -25,35 +26,36 @@ enum ContentDisposition {
         return "\(type.rawValue); filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
     }
 
-    /// The last path component without control, format (bidi) or quoting characters, at most
-    /// 128 characters (keeping a short extension); nil when nothing is left.
-    static func sanitized(_ filename: String?) -> String? {
+    /// The download name: the last path component's stem (the part before the vetted extension)
+    /// without control, format (bidi) or quoting characters and without leading or trailing dots
+    /// and spaces, at most 128 characters with the extension, then `ext`. With no vetted
+    /// extension the stem's dots become `_`, so `evil.exe.` cannot name an `.exe`. Nil when
+    /// nothing is left of the stem.
+    static func sanitized(_ filename: String?, ext: String) -> String? {
         guard let filename else { return nil }
-        let base = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
-        var out = ""
+        var base = Substring(filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? "")
+        if !ext.isEmpty, let dot = base.lastIndex(of: ".") { base = base[..<dot] }
+        base = Substring(String(base).trimmingCharacters(in: " ."))
+        var out = String.UnicodeScalarView()
         for scalar in base.unicodeScalars {
             switch scalar.properties.generalCategory {
             case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
                 continue
             default:
-                if "\"\\$;".unicodeScalars.contains(scalar) {
-                    out.unicodeScalars.append("_")
+                if "\"\\$;".unicodeScalars.contains(scalar) || (ext.isEmpty && scalar == ".") {
+                    out.append("_")
                 } else {
-                    out.unicodeScalars.append(scalar)
+                    out.append(scalar)
                 }
             }
         }
-        var trimmed = out.trimmingCharacters(in: " .")
-        if trimmed.unicodeScalars.count > 128 {
-            // Keep a short extension, so the download keeps its type.
-            let scalars = Array(trimmed.unicodeScalars)
-            let dot = scalars.lastIndex(of: ".").flatMap { scalars.count - $0 <= 17 && $0 > 0 ? $0 : nil }
-            let tail = dot.map { Array(scalars[$0...]) } ?? []
+        var stem = String(out).trimmingCharacters(in: " .")
+        let room = 128 - ext.count
+        if stem.unicodeScalars.count > room {
             var head = String.UnicodeScalarView()
-            head.append(contentsOf: scalars.prefix(128 - tail.count))
-            head.append(contentsOf: tail)
-            trimmed = String(head).trimmingCharacters(in: " ")
+            head.append(contentsOf: stem.unicodeScalars.prefix(room))
+            stem = String(head).trimmingCharacters(in: " .")
         }
-        return trimmed.isEmpty ? nil : trimmed
+        return stem.isEmpty ? nil : stem + ext
     }
 }

@@ -11,14 +11,35 @@ public final class PolicyIssuer: Sendable {
     /// The profile.
     public let profile: Profile
 
+    /// The profile's `content_types` as a store that matches types itself takes them
+    /// (`ContentType.storeLimit`), and the types it refuses when the list is empty: worked out
+    /// once, not per request.
+    let storeTypeLimit: [String]
+    let storeRefusedTypes: [String]
+
     /// Creates an issuer for `profile`.
     public init(profile: Profile) {
         self.profile = profile
+        storeTypeLimit = ContentType.storeLimit(profile.contentTypes)
+        storeRefusedTypes = profile.contentTypes.isEmpty ? ContentType.active : []
     }
 
     /// The extension of `filename` with its dot, lowercased; "" when it has none. Only the last
-    /// path component counts, and only 1-16 letters or digits make an extension.
+    /// path component counts, and only 1-16 letters or digits make an extension. When the
+    /// profile lists extensions, a name without one (no name, no dot, or nothing after the last
+    /// dot) is refused: otherwise `evil.exe.` would pass as a file with no extension.
     public func fileExtension(_ filename: String?) -> Result<String, APIError> {
+        let ext = anyExtension(filename)
+        if case .success("") = ext, !profile.extensions.isEmpty {
+            return .failure(filename == nil
+                ? .missingParameter("filename", "this profile accepts only files named *." + profile.extensions.joined(separator: ", *."))
+                : .extensionRequired(profile.extensions))
+        }
+        return ext
+    }
+
+    /// `fileExtension` without the rule that a listed extension must be present.
+    private func anyExtension(_ filename: String?) -> Result<String, APIError> {
         guard let filename else { return .success("") }
         let bytes = Array(filename.utf8)
         let baseStart = (bytes.lastIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) ?? -1) + 1
@@ -52,14 +73,8 @@ public final class PolicyIssuer: Sendable {
         guard profile.formats.isEmpty || profile.formats.contains(format) else {
             return .failure(.invalidRequest("format \(format.rawValue) is not offered by this profile; offered: " + profile.formats.map(\.rawValue).joined(separator: ", ")))
         }
-        if format.isAliyunOnly && profile.provider != .aliyunOSS {
-            return .failure(.invalidRequest("format \(format.rawValue) answers Aliyun OSS clients; this profile signs for \(profile.provider.rawValue)"))
-        }
-        if format == .java && profile.signature != .v1 {
-            return .failure(.invalidRequest("format java carries only V1 fields; this profile signs \(profile.signature.rawValue)"))
-        }
-        if !format.handsOverFields && profile.pinsClientFields {
-            return .failure(.invalidRequest("format \(format.rawValue) cannot carry the fields this profile pins; use native or uppy"))
+        if let why = profile.problem(answering: format) {
+            return .failure(.invalidRequest(why))
         }
         let ext: String
         switch fileExtension(p.filename) {
@@ -75,21 +90,27 @@ public final class PolicyIssuer: Sendable {
             guard allowed.contains(size) else { return .failure(.sizeOutOfRange(allowed)) }
             range = size...size
         }
-        // A native answer hands the client every field, so the content type can be pinned; a
-        // profile that restricts types then needs to know it. The Java shape's clients send a
-        // fixed set of fields (key, policy, OSSAccessKeyId, signature), so nothing else is pinned.
+        // A native answer hands the client every field, so the content type is always pinned:
+        // OSS and COS accept form fields a policy does not name, so an unpinned one would let the
+        // client choose text/html. The Java shape's clients send a fixed set of fields (key,
+        // policy, OSSAccessKeyId, signature), so nothing else is pinned there.
         var contentType: String?
         var status: Int?
         var pinned: [SignedPostForm.Field] = []
         if format.handsOverFields {
-            // Qiniu detects the type itself and its mimeLimit takes a list, so there the client
-            // need not declare one; policy documents pin one exact type.
-            if p.contentType == nil && !profile.contentTypes.isEmpty && profile.provider != .qiniu {
-                return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
+            if profile.provider.vocabulary.hasStandardFields {
+                let type = p.contentType ?? ContentType.forExtension(ext)
+                guard profile.allows(contentType: type) else {
+                    return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
+                }
+                contentType = type
+            } else {
+                // Qiniu has no Content-Type field: it detects the type itself and matches it
+                // against mimeLimit, which takes a list (see below).
+                contentType = p.contentType
             }
-            contentType = p.contentType
             status = profile.provider.vocabulary.hasStandardFields ? profile.pins.successActionStatus : nil
-            switch pinnedFields(p) {
+            switch pinnedFields(p, ext: ext) {
             case .success(let f): pinned = f
             case .failure(let e): return .failure(e)
             }
@@ -109,7 +130,10 @@ public final class PolicyIssuer: Sendable {
             contentType: contentType, successActionStatus: status, issuedAt: now,
             expiration: now.adding(seconds: profile.expiresIn))
         upload.pinnedFields = pinned
-        if contentType == nil { upload.contentTypes = profile.contentTypes }
+        if contentType == nil {
+            upload.contentTypes = storeTypeLimit
+            upload.refusedContentTypes = storeRefusedTypes
+        }
         upload.forbidOverwrite = profile.pins.forbidOverwrite
         if format == .aliyunAppserver { upload.keyMatch = .prefix }
         if let callback = profile.callback {
@@ -147,12 +171,12 @@ public final class PolicyIssuer: Sendable {
 
     /// The profile's further fields, named as its store names them, in a fixed order, and the
     /// client's metadata it lists.
-    func pinnedFields(_ p: PolicyParameters) -> Result<[SignedPostForm.Field], APIError> {
+    func pinnedFields(_ p: PolicyParameters, ext: String) -> Result<[SignedPostForm.Field], APIError> {
         let names = profile.provider.vocabulary
         var fields: [SignedPostForm.Field] = []
         if let cc = profile.pins.cacheControl { fields.append(.init("Cache-Control", cc)) }
         if let d = profile.pins.contentDisposition {
-            fields.append(.init("Content-Disposition", ContentDisposition.value(d, filename: p.filename)))
+            fields.append(.init("Content-Disposition", ContentDisposition.value(d, filename: p.filename, ext: ext)))
         }
         if profile.pins.forbidOverwrite, let field = names.forbidOverwrite { fields.append(.init(field, "true")) }
         if let acl = profile.pins.objectACL, let field = names.acl { fields.append(.init(field, acl)) }

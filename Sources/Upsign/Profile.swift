@@ -84,9 +84,45 @@ public struct Profile: Sendable {
     /// True when the profile pins fields that fixed-shape clients (java, aliyun-appserver) cannot send.
     var pinsClientFields: Bool { pins.needFieldsHandedOver }
 
-    /// True when `type` (lowercased) is allowed.
+    /// True when `type` (lowercased) is allowed: listed exactly, or in a listed family (or any
+    /// type when none is listed) and not one a browser would run (`ContentType.active`).
     public func allows(contentType type: String) -> Bool {
-        contentTypes.isEmpty || contentTypes.contains { $0.hasSuffix("/") ? type.hasPrefix($0) : type == $0 }
+        if contentTypes.contains(type) { return true }
+        if ContentType.isActive(type) { return false }
+        return contentTypes.isEmpty || contentTypes.contains { $0.hasSuffix("/") && type.hasPrefix($0) }
+    }
+
+    /// Why this profile may not answer in `format`, or nil when it may. The one home of these
+    /// rules: the configuration reader refuses a profile whose `format` or `formats` break one, and
+    /// `PolicyIssuer` refuses the request again, so a `Profile` built in code cannot reach a form
+    /// that pins less than the profile says.
+    public func problem(answering format: ResponseFormat) -> String? {
+        // Built only for an answer (this runs on every request).
+        var shape: String { "format \"\(format.rawValue)\"" }
+        if format.isAliyunOnly && provider != .aliyunOSS {
+            return "\(shape) answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy"
+        }
+        if format == .java && signature != .v1 {
+            return "\(shape) answers the Java bean, which carries only V1 fields; this profile signs \(signature.rawValue)"
+        }
+        if format == .java && callback != nil {
+            return "\(shape) answers the Java bean, which has no callback field; use native, uppy or aliyun-appserver"
+        }
+        if !format.handsOverFields && pinsClientFields {
+            return "\(shape) answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy"
+        }
+        if !format.handsOverFields, let callback, !callback.variables.isEmpty {
+            return "\(shape) clients send no x: fields, so the callback's ${x:...} variables could not be pinned and the client would choose them; use native or uppy"
+        }
+        if format == .aliyunAppserver {
+            if !extensions.isEmpty || !contentTypes.isEmpty {
+                return "\(shape) lets the client name the object inside a fresh folder and sends no Content-Type, so extensions and content_types cannot be enforced; use native or uppy"
+            }
+            if !key.uses(.uuid) {
+                return "\(shape) lets the client name the object inside the key's folder, so the key template needs {uuid} (a fresh folder per upload); without it every user gets the same folder and can overwrite the others' files"
+            }
+        }
+        return nil
     }
 }
 

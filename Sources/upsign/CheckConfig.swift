@@ -18,7 +18,7 @@ struct CheckConfig: ParsableCommand {
             let configuration = try ConfigurationLoader.load(path: config)
             let environment = ProcessEnvironment.current()
             problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems()
-            warnings = configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
+            warnings = configuration.profileWarnings() + configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
             profileCount = configuration.profiles.count
         } catch {
             problems = error.problems

@@ -111,7 +111,7 @@ def cfg() -> tuple[Path, dict]:
     os.chmod(path, 0o644)
     proc = helpers.run_cli(["check-config", "--config", str(path)], env=helpers.clean_env())
     assert proc.returncode == 0, f"check-config: {proc.stdout}{proc.stderr}"
-    assert "warning" not in proc.stdout, \
+    assert "share credentials across tenants" not in proc.stdout, \
         f"each tenant has its own key pair here, yet check-config warns: {proc.stdout}"
     return path, profiles
 

@@ -52,7 +52,7 @@ def test_java_policy_over_keepalive(stack, std_profiles):
     prof = std_profiles["avatar"]
     keys = set()
     for i in range(150):
-        fname = random.Random(i).choice(["a.jpg", "B.JPEG", "c.Png", "photo.final.webp", "noext"])
+        fname = random.Random(i).choice(["a.jpg", "B.JPEG", "c.Png", "photo.final.webp", "dir.png/x.jpeg"])
         r, window = timed(stack, "GET", "/upload/policy?filename=" + urllib.parse.quote(fname),
                           user=f"user{i % 7}")
         body = ok_json(r)
@@ -226,8 +226,18 @@ BAD = [
      "&contentType=text/html", "u", {}, None, "content_type_not_allowed"),
     ("ctype-not-allowed-java", "GET", "/upload/policy?profile=avatar&filename=a.png"
      "&contentType=text/html", "u", {}, None, "content_type_not_allowed"),
-    ("missing-ctype-native", "GET", "/upload/policy?profile=photo&filename=a.png", "u", {}, None,
+    ("missing-filename-with-extensions", "GET", "/upload/policy?profile=photo", "u", {}, None,
      "missing_parameter"),
+    ("no-extension", "GET", "/upload/policy?profile=photo&filename=photo", "u", {}, None,
+     "extension_required"),
+    ("trailing-dot", "GET", "/upload/policy?profile=photo&filename=evil.exe.", "u", {}, None,
+     "extension_required"),
+    ("dot-only-name", "GET", "/upload/policy?profile=avatar&filename=.png", "u", {}, None,
+     "extension_required"),
+    ("svg-through-no-list", "GET", "/upload/policy?profile=doc&filename=a.svg&contentType=image/svg%2Bxml", "u",
+     {}, None, "content_type_not_allowed"),
+    ("html-through-no-list", "GET", "/upload/policy?profile=doc&filename=a.txt&contentType=text/html", "u",
+     {}, None, "content_type_not_allowed"),
     ("unknown-profile", "GET", "/upload/policy?profile=nope&filename=a.jpg", "u", {}, None,
      "unknown_profile"),
     ("unknown-path", "GET", "/upload/nope", "u", {}, None, "not_found"),

@@ -315,6 +315,19 @@ HOSTILE: list[tuple[str, bytes | str]] = [
     ("json-breaker", b'a","key":"evil/x.jpg'),
     ("dots-spaces", b" . . "),
     ("empty-ish", b"."),
+    # names that dodge an extension list (issue #16): no extension, a trailing dot or space
+    ("no-extension", b"evil"),
+    ("trailing-dot", b"evil.exe."),
+    ("dot-only-ext", b".png"),
+    ("double-ext-trailing-dot", b"a.png.exe."),
+    ("trailing-space", b"a.png "),
+    # types a browser runs (issue #16): never through a family or an empty list
+    ("svg-type", b"image/svg+xml"),
+    ("svg-type-upper", b"IMAGE/SVG+XML"),
+    ("html-type", b"text/html"),
+    ("xhtml-type", b"application/xhtml+xml"),
+    ("xml-suffix-type", b"image/x-evil+xml"),
+    ("js-type", b"text/javascript"),
     # overlong (10 KB)
     ("overlong-10k", b"a" * 10240 + b".jpg"),
 ]
@@ -522,10 +535,40 @@ def check_signed_answer(r: RawResp, label: str, profile_name: str, *, user: str 
             assert ["eq", "$" + k, v] in s.conds, f"{label}: {k} not pinned with eq: {s.conds}"
     if prof.get("content_disposition") and s.dir is None and "fields" in s.body:
         assert any(k.lower() == "content-disposition" for k in s.form), f"{label}: CD missing"
+    check_hardening(s, label, last if tmpl[-1].endswith("{ext}") else None)
     lo = [c for c in s.conds if _cond_norm(c)[0] == "content-length-range"][0][1]
     why = oss_rejections(s.form, prof["bucket"], max(lo, 1))
     assert not why, f"{label}: the answer's own form fails: {why}"
     return s
+
+
+def check_hardening(s: Signed, label: str, last_segment: str | None) -> None:
+    """Issue #16's rules on any 200: an extension on the profile's list when it has one (no name,
+    no extension or a trailing dot never pass); a download name that ends in the key's vetted
+    extension (or has no dot when there is none); and in native and uppy answers a Content-Type
+    that is always there, pinned, and never a type a browser runs unless the profile lists it."""
+    prof = s.prof
+    ext = None
+    if s.dir is None and last_segment is not None:
+        m = re.fullmatch(helpers.UUID4_RE + r"(\.[^./]*)?", last_segment)
+        ext = (m.group(1) or "") if m else None
+        if prof.get("extensions"):
+            assert ext and ext[1:] in prof["extensions"], \
+                f"{label}: key {s.key!r} carries extension {ext!r}, not one of {prof['extensions']}"
+    cd = next((v for k, v in s.form.items() if k.lower() == "content-disposition"), None)
+    m = CD_RE.fullmatch(cd) if cd else None
+    if m and m.group(2) is not None and ext is not None:
+        name = urllib.parse.unquote(m.group(2))
+        if ext:
+            assert name.endswith(ext), f"{label}: download name {name!r} does not end in the key's {ext!r}"
+        else:
+            assert "." not in name, f"{label}: download name {name!r} has an extension the key has not"
+    if "fields" in s.body:
+        ct = next((v for k, v in s.form.items() if k.lower() == "content-type"), None)
+        assert ct is not None, f"{label}: native/uppy answer without a Content-Type: {sorted(s.form)}"
+        assert ["eq", "$Content-Type", ct] in s.conds, f"{label}: Content-Type {ct!r} not pinned: {s.conds}"
+        assert helpers.type_allowed(ct, prof.get("content_types")), \
+            f"{label}: Content-Type {ct!r} is not allowed by {prof.get('content_types')} (active: {helpers.is_active_type(ct)})"
 
 
 CD_RE = re.compile(r"attachment(?:; filename=\"([^\"]*)\"; filename\*=UTF-8''([A-Za-z0-9%!#&+\-.^_`|~]*))?")
@@ -577,7 +620,7 @@ def judge(r: RawResp, label: str, profile_name: str, *, allowed: set[str], user:
 # --------------------------------------------------------------------------------------------
 # 1. Hostile values in each parameter
 
-FILENAME_CODES = {"invalid_request", "extension_not_allowed"}
+FILENAME_CODES = {"invalid_request", "extension_not_allowed", "extension_required", "missing_parameter"}
 CT_CODES = {"invalid_request", "content_type_not_allowed", "missing_parameter"}
 IDENTITY_CODES = {"invalid_identity", "identity_required"}
 META_CODES = {"meta_not_allowed", "invalid_request"}
@@ -655,7 +698,9 @@ def test_hostile_content_type(sec_stack, profile_name, vid):
     params = with_profile(profile_name, [("filename", "a.png"), ("contentType", value)])
     r = send(sec_stack, transport, params)
     # restricted profiles: nothing hostile is in the list of types
-    must = profile_name in ("imgn", "img") or len(as_bytes(value)) > 8192   # OSS: fields ≤ 8 KB
+    # ... and no profile here lists an active type exactly (issue #16)
+    must = (profile_name in ("imgn", "img") or len(as_bytes(value)) > 8192   # OSS: fields ≤ 8 KB
+            or helpers.is_active_type(as_bytes(value).decode("utf-8", "replace").lower()))
     judge(r, f"contentType={vid} [{transport} {profile_name}]", profile_name, allowed=CT_CODES,
           must_refuse=must, nginx_may_refuse=(transport == "query" and vid.startswith("overlong")))
 
@@ -1216,6 +1261,13 @@ BROKEN = {
     "cd-bidi": _with_field("Content-Disposition", 'attachment; filename="a.png"; filename*=UTF-8\'\'%E2%80%AEa.png'),
     "cd-dollar": _with_field("Content-Disposition", 'attachment; filename="$a.png"; filename*=UTF-8\'\'a.png'),
     "ct-crlf": _with_field("Content-Type", "image/png\r\nX-Evil: 1"),
+    # issue #16: an active type, no Content-Type at all, a key or download name without the
+    # vetted extension
+    "ct-svg": _with_field("Content-Type", "image/svg+xml"),
+    "ct-html": _with_field("Content-Type", "text/html"),
+    "ct-missing": (lambda cs: [c for c in cs if _cond_norm(c)[1] != "content-type"],
+                   lambda b: b["fields"].pop("Content-Type")),
+    "cd-other-ext": _with_field("Content-Disposition", 'attachment; filename="a.exe"; filename*=UTF-8\'\'a.exe'),
     "no-token-pin": (lambda cs: [c for c in cs if _cond_norm(c)[1] != "x-oss-security-token"], None),
     "key-not-pinned": (lambda cs: [c for c in cs if _cond_norm(c)[1] != "key"], None),
     "key-starts-with": (lambda cs: [["starts-with", "$key", "uploads/"] if _cond_norm(c)[1] == "key" else c

@@ -97,10 +97,11 @@ struct StoreSignerTests {
         ])
     }
 
+    /// The token qiniu 7.18's `Auth.token` gives for this put policy (detectMime included).
     @Test func qiniuTokenMatchesTheSDK() {
         let form = QiniuUploadTokenSigner(credentials: Credentials(accessKeyId: "AKID", secret: Secret("sk"))).sign(upload)
         #expect(form.fields.map(\.name) == ["key", "token"])
-        #expect(form.field("token") == "AKID:0qdhJBfmyc1OPYfqTjVlmWDWfJg=:eyJzY29wZSI6ImV4YW1wbGVidWNrZXQ6YS9iLmpwZyIsImRlYWRsaW5lIjoxNzY3Mzk4OTk5LCJmc2l6ZU1pbiI6MSwiZnNpemVMaW1pdCI6MTAwLCJtaW1lTGltaXQiOiJpbWFnZS9qcGVnIn0=")
+        #expect(form.field("token") == "AKID:vcIxhhRZi-aICyt6dDg-d0nG-m8=:eyJzY29wZSI6ImV4YW1wbGVidWNrZXQ6YS9iLmpwZyIsImRlYWRsaW5lIjoxNzY3Mzk4OTk5LCJmc2l6ZU1pbiI6MSwiZnNpemVMaW1pdCI6MTAwLCJtaW1lTGltaXQiOiJpbWFnZS9qcGVnIiwiZGV0ZWN0TWltZSI6MX0=")
     }
 
     @Test func qiniuMapsPrefixesAndNoOverwriteOntoThePutPolicy() {
@@ -110,10 +111,13 @@ struct StoreSignerTests {
         u.contentType = nil
         u.contentLength = 0...5
         let text = String(decoding: QiniuUploadTokenSigner(credentials: credentials).putPolicy(for: u), as: UTF8.self)
-        #expect(text == #"{"scope":"examplebucket:a/b.jpg","isPrefixalScope":1,"deadline":1767398999,"fsizeLimit":5,"insertOnly":1}"#)
+        #expect(text == #"{"scope":"examplebucket:a/b.jpg","isPrefixalScope":1,"deadline":1767398999,"fsizeLimit":5,"detectMime":1,"insertOnly":1}"#)
+        u.refusedContentTypes = ["text/html", "image/svg+xml"]
+        let refusing = String(decoding: QiniuUploadTokenSigner(credentials: credentials).putPolicy(for: u), as: UTF8.self)
+        #expect(refusing.contains(#""mimeLimit":"!text/html;image/svg+xml","detectMime":1"#))
         u.contentTypes = ["image/", "application/pdf"]
         let limited = String(decoding: QiniuUploadTokenSigner(credentials: credentials).putPolicy(for: u), as: UTF8.self)
-        #expect(limited.contains(#""mimeLimit":"image/*;application/pdf""#))
+        #expect(limited.contains(#""mimeLimit":"image/*;application/pdf","detectMime":1"#))
     }
 
     @Test func derivedKeysAreCachedPerScheme() {

@@ -133,11 +133,12 @@ struct ApplicationTests {
         #expect(r.status == 200)
         let text = r.bodyText
         #expect(text.contains(#""OSSAccessKeyId":"LTAItest","Signature":""#))
-        #expect(text.hasSuffix(#","success_action_status":"200"}}"#))
+        // No contentType: the type the vetted extension stands for is pinned.
+        #expect(text.hasSuffix(#","success_action_status":"200","Content-Type":"image/webp"}}"#))
     }
 
     @Test func formatParameterOverridesTheProfile() throws {
-        let r = get("/upload/policy", query: "format=native&contentType=image/png")
+        let r = get("/upload/policy", query: "format=native&contentType=image/png&filename=a.png")
         #expect(r.bodyText.hasPrefix(#"{"provider":"aliyun-oss""#))
     }
 
@@ -153,8 +154,12 @@ struct ApplicationTests {
         ("/upload/policy", "", "../etc", "GET", 400, "invalid_identity"),
         ("/upload/policy", "filename=a.exe", "alice", "GET", 400, "extension_not_allowed"),
         ("/upload/policy", "filename=a.j%20pg", "alice", "GET", 400, "extension_not_allowed"),
-        ("/upload/policy", "contentType=text/html", "alice", "GET", 400, "content_type_not_allowed"),
-        ("/upload/policy", "size=1001", "alice", "GET", 400, "size_out_of_range"),
+        ("/upload/policy", "filename=a.png&contentType=text/html", "alice", "GET", 400, "content_type_not_allowed"),
+        ("/upload/policy", "filename=a.png&size=1001", "alice", "GET", 400, "size_out_of_range"),
+        ("/upload/policy", "", "alice", "GET", 400, "missing_parameter"),
+        ("/upload/policy", "filename=a", "alice", "GET", 400, "extension_required"),
+        ("/upload/policy", "filename=evil.exe.", "alice", "GET", 400, "extension_required"),
+        ("/upload/policy", "filename=.png", "alice", "GET", 400, "extension_required"),
         ("/upload/policy", "profile=native", "alice", "GET", 400, "missing_parameter"),
         ("/upload/policy", "profile=nope", "alice", "GET", 404, "unknown_profile"),
         ("/upload/policy", "profile=native&format=java&contentType=image/png", "alice", "GET", 400, "invalid_request"),
@@ -226,13 +231,27 @@ struct ApplicationTests {
     }
 
     @Test func fileExtensionsComeFromTheLastPathComponentOnly() throws {
-        let profile = try #require(app.configuration.profiles["avatar"])
+        let profile = try #require(app.configuration.profiles["open"])
+        #expect(profile.extensions.isEmpty)
         let issuer = PolicyIssuer(profile: profile)
         #expect(try issuer.fileExtension("dir.png/photo").get() == "")
         #expect(try issuer.fileExtension("C:\\x\\a.PNG").get() == ".png")
         #expect(try issuer.fileExtension(".png").get() == "")
         #expect(try issuer.fileExtension("a.").get() == "")
         #expect(try issuer.fileExtension(nil).get() == "")
-        #expect(throws: APIError.self) { try issuer.fileExtension("../../a.php").get() }
+        #expect(throws: APIError.self) { try issuer.fileExtension("../../a.php ").get() }
+    }
+
+    @Test func aProfileWithExtensionsNeedsANameThatEndsInOne() throws {
+        let issuer = PolicyIssuer(profile: try #require(app.configuration.profiles["avatar"]))
+        #expect(!issuer.profile.extensions.isEmpty)
+        #expect(try issuer.fileExtension("C:\\x\\a.PNG").get() == ".png")
+        for name in ["dir.png/photo", ".png", "a.", "evil.exe.", "evil", "a.png/"] {
+            #expect(throws: APIError.extensionRequired(issuer.profile.extensions), "\(name)") { try issuer.fileExtension(name).get() }
+        }
+        #expect(throws: APIError.self) { try issuer.fileExtension(nil).get() }
+        #expect((try? issuer.fileExtension(nil).get()) == nil)
+        if case .failure(let e) = issuer.fileExtension(nil) { #expect(e.code == "missing_parameter") }
+        #expect(throws: APIError.extensionNotAllowed(issuer.profile.extensions)) { try issuer.fileExtension("a.exe").get() }
     }
 }

@@ -181,12 +181,13 @@ struct CallbackIssuingTests {
         let spec = try #require(app.configuration.profiles["n"]?.callback)
         let r = get("profile=n&x:album=Trip&x:user=mallory")
         #expect(r.status == 200)
-        #expect(r.bodyText.hasSuffix(#","success_action_status":"200","callback":"\#(spec.field)","x:user":"alice","x:album":"Trip"}}"#))
+        // No type named and no file name: the form still pins one, the download type.
+        #expect(r.bodyText.hasSuffix(#","success_action_status":"200","Content-Type":"application/octet-stream","callback":"\#(spec.field)","x:user":"alice","x:album":"Trip"}}"#))
         let text = r.bodyText
         let start = try #require(text.range(of: #""policy":""#)).upperBound
         let end = try #require(text[start...].firstIndex(of: "\""))
         let policy = String(decoding: try #require(Base64.decode(text[start..<end])), as: UTF8.self)
-        #expect(policy.hasSuffix(#"{"success_action_status":"200"},{"callback":"\#(spec.field)"},["eq","$x:user","alice"],["eq","$x:album","Trip"]]}"#))
+        #expect(policy.hasSuffix(#"{"success_action_status":"200"},["eq","$Content-Type","application/octet-stream"],{"callback":"\#(spec.field)"},["eq","$x:user","alice"],["eq","$x:album","Trip"]]}"#))
     }
 
     @Test func aMissingVariableIsAMissingParameter() {

@@ -64,10 +64,11 @@ struct ProfileFieldsTests {
         let r = get("filename=%E6%97%85%E8%A1%8C%20%22x%22.JPG&x-oss-meta-caption=Sunset&X-OSS-META-ALBUM=Trip")
         #expect(r.status == 200)
         let text = r.bodyText
-        let disposition = #"attachment; filename=\"__ _x_.JPG\"; filename*=UTF-8''%E6%97%85%E8%A1%8C%20_x_.JPG"#
-        #expect(text.contains(#""success_action_status":"201","Cache-Control":"max-age=31536000","Content-Disposition":"\#(disposition)","x-oss-forbid-overwrite":"true","x-oss-object-acl":"private","x-oss-server-side-encryption":"KMS","x-oss-server-side-encryption-key-id":"key-123","x-oss-meta-album":"Trip","x-oss-meta-caption":"Sunset","x-oss-security-token":"tok"}}"#))
+        // The name's stem and the vetted (lowercased) extension.
+        let disposition = #"attachment; filename=\"__ _x_.jpg\"; filename*=UTF-8''%E6%97%85%E8%A1%8C%20_x_.jpg"#
+        #expect(text.contains(#""success_action_status":"201","Content-Type":"image/jpeg","Cache-Control":"max-age=31536000","Content-Disposition":"\#(disposition)","x-oss-forbid-overwrite":"true","x-oss-object-acl":"private","x-oss-server-side-encryption":"KMS","x-oss-server-side-encryption-key-id":"key-123","x-oss-meta-album":"Trip","x-oss-meta-caption":"Sunset","x-oss-security-token":"tok"}}"#))
         let p = try policy(text)
-        #expect(p.contains(#"{"success_action_status":"201"},["eq","$Cache-Control","max-age=31536000"],["eq","$Content-Disposition","\#(disposition)"],["eq","$x-oss-forbid-overwrite","true"],["eq","$x-oss-object-acl","private"],["eq","$x-oss-server-side-encryption","KMS"],["eq","$x-oss-server-side-encryption-key-id","key-123"],["eq","$x-oss-meta-album","Trip"],["eq","$x-oss-meta-caption","Sunset"],{"x-oss-security-token":"tok"}]}"#))
+        #expect(p.contains(#"{"success_action_status":"201"},["eq","$Content-Type","image/jpeg"],["eq","$Cache-Control","max-age=31536000"],["eq","$Content-Disposition","\#(disposition)"],["eq","$x-oss-forbid-overwrite","true"],["eq","$x-oss-object-acl","private"],["eq","$x-oss-server-side-encryption","KMS"],["eq","$x-oss-server-side-encryption-key-id","key-123"],["eq","$x-oss-meta-album","Trip"],["eq","$x-oss-meta-caption","Sunset"],{"x-oss-security-token":"tok"}]}"#))
     }
 
     @Test(arguments: [
@@ -114,17 +115,24 @@ struct ProfileFieldsTests {
     }
 
     @Test(arguments: [
-        ("../../etc/passwd", "passwd"),
-        ("C:\\Users\\a\\photo.jpg", "photo.jpg"),
-        ("\u{202E}gpj.exe", "gpj.exe"),
-        ("a\u{0}b\r\nc.txt", "abc.txt"),
-        ("...", nil),
-        ("a$b;c\"d.txt", "a_b_c_d.txt"),
-        (String(repeating: "é", count: 300), String(repeating: "é", count: 128)),
-        (String(repeating: "a", count: 300) + ".png", String(repeating: "a", count: 124) + ".png"),
-    ] as [(String, String?)])
-    func fileNamesAreSanitisedForContentDisposition(_ name: String, _ expected: String?) {
-        #expect(ContentDisposition.sanitized(name) == expected)
+        ("../../etc/passwd", "", "passwd"),
+        ("C:\\Users\\a\\photo.jpg", ".jpg", "photo.jpg"),
+        ("\u{202E}gpj.exe", "", "gpj_exe"),
+        ("a\u{0}b\r\nc.txt", ".txt", "abc.txt"),
+        ("...", "", nil),
+        ("a$b;c\"d.txt", ".txt", "a_b_c_d.txt"),
+        (String(repeating: "é", count: 300), "", String(repeating: "é", count: 128)),
+        (String(repeating: "a", count: 300) + ".png", ".png", String(repeating: "a", count: 124) + ".png"),
+        // The download keeps the vetted extension, never one the name only seems to have.
+        ("evil.exe.", "", "evil_exe"),
+        ("evil.exe", "", "evil_exe"),
+        ("Photo.JPG", ".jpg", "Photo.jpg"),
+        ("my.holiday.png", ".png", "my.holiday.png"),
+        ("evil.exe .png", ".png", "evil.exe.png"),
+        (".png", ".png", nil),
+    ] as [(String, String, String?)])
+    func dispositionNamesAreTheCleanedStemAndTheVettedExtension(_ name: String, _ ext: String, _ expected: String?) {
+        #expect(ContentDisposition.sanitized(name, ext: ext) == expected)
     }
 
     @Test func aRequestCannotPickAShapeThatPinsLess() throws {

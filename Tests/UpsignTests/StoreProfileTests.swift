@@ -101,7 +101,7 @@ struct StoreProfileTests {
         let issuer = PolicyIssuer(profile: try #require(c.profiles["a"]))
         var p = PolicyParameters()
         p.meta = [("album", "summer")]
-        let fields = try issuer.pinnedFields(p).get()
+        let fields = try issuer.pinnedFields(p, ext: "").get()
         #expect(fields.map(\.name) == ["x-obs-acl", "x-obs-server-side-encryption", "x-obs-server-side-encryption-kms-key-id", "x-obs-meta-album"])
     }
 }
