@@ -350,6 +350,8 @@ private struct TableReader {
             let lower = c.lowercased()
             if !ContentType.isValid(lower, allowPrefix: true) {
                 problem("\(path).content_types[\(i)]", "must be a media type such as image/png, or a prefix such as image/")
+            } else if provider == .qiniu, lower.hasSuffix("/"), ContentType.storeLimit([lower]).isEmpty {
+                problem("\(path).content_types[\(i)]", "Qiniu matches the type itself, and the family \(lower) holds types a browser runs and none upsign knows to be safe; list the exact types")
             } else if !contentTypes.contains(lower) {
                 contentTypes.append(lower)
             }

@@ -21,7 +21,8 @@ public final class PolicyIssuer: Sendable {
     public init(profile: Profile) {
         self.profile = profile
         storeTypeLimit = ContentType.storeLimit(profile.contentTypes)
-        storeRefusedTypes = profile.contentTypes.isEmpty ? ContentType.active : []
+        // Never no limit at all: also when every listed family held only active types.
+        storeRefusedTypes = storeTypeLimit.isEmpty ? ContentType.active : []
     }
 
     /// The extension of `filename` with its dot, lowercased; "" when it has none. Only the last

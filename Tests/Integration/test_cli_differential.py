@@ -1,11 +1,19 @@
 """Differential test of `upsign sign`: a few hundred generated requests, each answer checked
-against a model written from the contract and the SDK signature oracle."""
+against a model written from the contract and the SDK signature oracle.
+
+The request rules of the contract (issue #16, "policy hardening": which file names and content
+types a profile accepts, the pinned Content-Type, the download name of a pinned
+Content-Disposition and Qiniu's mimeLimit) are modelled here once, from the contract and the
+tables in helpers.py, for this file, test_v4_differential and test_store_differential."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
+import re
+import unicodedata
+import urllib.parse
 import uuid as uuidlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,8 +39,134 @@ SPECIAL_NOWS = [
 ]
 USER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-@"
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- "
+# What clients send to profiles without content_types: passive types (one in mixed case: the
+# pinned type is the lowercased one) and types a browser runs, which such a profile refuses.
 ANY_TYPES = ["application/pdf", "text/plain", "application/octet-stream", "image/svg+xml",
-             "video/mp4"]
+             "video/mp4", "Text/CSV", "text/html", "application/xhtml+xml"]
+# Refused by every profile that does not list them exactly (some are in a listed family).
+ACTIVE_SAMPLES = ["text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript",
+                  "image/foo+xml", "application/xml"]
+
+
+# ------------------------------------------------------------------------------------------
+# The request rules of the contract (issue #16)
+
+
+def _leading_dot_only(filename: str) -> bool:
+    """".png": the only dot starts the name, so there is no stem and no extension."""
+    return filename.startswith(".") and filename.count(".") == 1
+
+
+RULE_FAULTS = ("ext", "no_filename", "ext_required", "ctype", "active")
+
+
+def settle_expectation(c, prof: dict, fmt: str) -> bool:
+    """Sets `c.expect` from the file name / content type rules and the case's own fault. False
+    when the case must be drawn again: the rules give two codes (their order is not part of the
+    contract), or a rule fault the profile happens to allow is no fault case."""
+    codes = rule_errors(prof, fmt, c.filename, c.content_type)
+    if c.expect != "ok":
+        codes.add(c.expect)
+    if len(codes) > 1:
+        return False
+    if codes:
+        c.expect = codes.pop()
+        if c.fault == "none":
+            c.fault = "rule"
+        return True
+    return c.fault not in RULE_FAULTS
+
+
+def rule_errors(prof: dict, fmt: str, filename: str | None, content_type: str | None) -> set[str]:
+    """Every error code the file name / content type rules give this request (empty: none).
+    `fmt` is the effective format. The contract does not order its checks, so generators keep
+    only requests for which this set (plus any other fault) holds at most one code."""
+    errs: set[str] = set()
+    exts = [e.lower() for e in prof.get("extensions") or []]
+    ext = helpers.ext_of(filename).lstrip(".")
+    if exts:
+        if filename is None:
+            errs.add("missing_parameter")
+        elif not ext or _leading_dot_only(filename):
+            errs.add("extension_required")
+        elif ext not in exts:
+            errs.add("extension_not_allowed")
+    elif ext and not re.fullmatch(r"[a-z0-9]+", ext):
+        errs.add("extension_not_allowed")     # without a list: any alphanumeric extension
+    types = prof.get("content_types") or []
+    if content_type is not None:
+        if not helpers.type_allowed(content_type.lower(), types):
+            errs.add("content_type_not_allowed")
+    elif types and fmt in ("native", "uppy") and prof.get("provider", "aliyun-oss") != "qiniu":
+        # The pinned type is then the extension's; the profile must allow it.
+        if not helpers.type_allowed(helpers.pinned_content_type(None, filename), types):
+            errs.add("missing_parameter")
+    return errs
+
+
+def allowed_types(prof: dict) -> list[str]:
+    """Concrete, allowed content types a client may send for a profile with content_types:
+    its exact entries and, for a family, the passive types the extension table knows in it."""
+    out = []
+    for t in prof.get("content_types") or []:
+        if t.endswith("/"):
+            out += sorted({v for v in helpers.EXTENSION_TYPES.values() if v.startswith(t)})
+        else:
+            out.append(t)
+    return out
+
+
+_CD_REPLACED = set('"\\$;')
+
+
+def download_name(filename: str, ext: str) -> str:
+    """The name a pinned Content-Disposition gives: the last path component's stem (cut before
+    the vetted extension `ext`, ".png" or ""; without one, the whole name with every "." made
+    "_"), control/format characters dropped, `"\\$;` made "_", spaces and dots trimmed, at most
+    128 characters with the extension, then the lowercase vetted extension."""
+    name = filename.rsplit("/", 1)[-1]
+    stem = name[:name.rfind(".")] if ext else name
+    stem = "".join(ch for ch in stem if unicodedata.category(ch) not in ("Cc", "Cf"))
+    stem = "".join("_" if ch in _CD_REPLACED else ch for ch in stem).strip(" .")
+    if not ext:
+        stem = stem.replace(".", "_")
+    return stem[:128 - len(ext)] + ext
+
+
+def content_disposition(prof: dict, filename: str | None) -> str | None:
+    """The Content-Disposition a native/uppy answer pins (None: the profile pins none)."""
+    disp = prof.get("content_disposition")
+    if disp is None:
+        return None
+    if filename is None:
+        return disp
+    name = download_name(filename, helpers.ext_of(filename))
+    assert name and re.fullmatch(r"[\x20-\x7e]+", name), \
+        f"the model covers printable ASCII names only: {filename!r} -> {name!r}"
+    star = urllib.parse.quote(name, safe="!#$&+-.^_`|~")
+    return f'{disp}; filename="{name}"; filename*=UTF-8\'\'{star}'
+
+
+def qiniu_mime_limit(prof: dict, content_type: str | None) -> str:
+    """Qiniu's mimeLimit: the client's type; else the profile's types (a family that holds an
+    active type becomes the passive types of the extension table in it, any other family
+    "F/*"); else "!" and the active types."""
+    if content_type is not None:
+        return content_type.lower()
+    types = prof.get("content_types") or []
+    if not types:
+        return "!" + ";".join(helpers.ACTIVE_TYPES)
+    out: list[str] = []
+    for t in types:
+        t = t.lower()
+        if not t.endswith("/"):
+            items = [t]
+        elif any(a.startswith(t) for a in helpers.ACTIVE_TYPES):
+            items = sorted({v for v in helpers.EXTENSION_TYPES.values() if v.startswith(t)})
+        else:
+            items = [t + "*"]
+        out += [i for i in items if i not in out]
+    return ";".join(out)
 
 
 @dataclass
@@ -79,7 +213,36 @@ def with_ext(rng, ext: str) -> str:
     return f"{random_name(rng)}.{ext}"
 
 
+def random_filename(rng: random.Random, exts: list[str]) -> str | None:
+    """Mostly a name with an allowed extension (sometimes behind another dotted part: the last
+    extension counts); sometimes no extension, a trailing dot, a leading dot only, or none."""
+    r = rng.random()
+    if r < 0.8:
+        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4", "gz",
+                                                        "svg", "html", "bin"])
+        filename = with_ext(rng, ext)
+        if rng.random() < 0.15:
+            filename = "archive." + filename          # multi-dot: last extension counts
+        return filename
+    if r < 0.87:
+        return random_name(rng).replace(".", "")      # no extension → {ext} = ""
+    if r < 0.9:
+        return with_ext(rng, rng.choice(exts or ["exe", "png"])) + "."   # trailing dot
+    if r < 0.92 and exts:
+        return "." + rng.choice(exts)                 # a leading dot only
+    return None
+
+
 def make_case(rng: random.Random, profiles: dict) -> Case:
+    """A request with at most one error: drawn again while the contract's rules would give two
+    different codes (their order is not specified)."""
+    while True:
+        c = _draw_case(rng, profiles)
+        if c is not None:
+            return c
+
+
+def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
     name = rng.choice(["avatar", "avatar", "photo", "photo", "doc", "doc", "public"])
     prof = profiles[name]
     fmt = rng.choice([None, None, "java", "native"])
@@ -93,19 +256,13 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
     needs_user = prof.get("require_user", True) or "{user}" in prof["key"]
 
     user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
-    # filename: allowed extension, or none at all
-    r = rng.random()
-    if r < 0.75:
-        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4", "gz"])
-        filename = with_ext(rng, ext)
-        if rng.random() < 0.15:
-            filename = "archive." + filename          # multi-dot: last extension counts
-    elif r < 0.9:
-        filename = random_name(rng).replace(".", "")  # no extension → {ext} = ""
-    else:
-        filename = None
+    filename = random_filename(rng, exts)
     if types:
-        content_type = rng.choice(types) if (eff_fmt == "native" or rng.random() < 0.5) else None
+        # Without contentType a native answer pins the extension's type (which the profile
+        # must allow); java checks only a type the client names.
+        content_type = rng.choice(allowed_types(prof)) if rng.random() < 0.6 else None
+        if content_type and rng.random() < 0.1:
+            content_type = content_type.upper()       # compared and pinned lowercased
     else:
         content_type = rng.choice(ANY_TYPES) if rng.random() < 0.6 else None
     size = rng.choice([None, lo, hi, rng.randint(lo, hi), rng.randint(lo, min(hi, 4096))])
@@ -114,14 +271,15 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
         int=rng.getrandbits(128), version=4)))
 
     if rng.random() < 0.25:      # one fault, never more (the order of checks is not specified)
-        faults = ["size_high", "identity_bad"]
+        faults = ["size_high", "identity_bad", "ext", "active"]
         if lo > 0:
             faults.append("size_low")
         if needs_user:
             faults.append("identity_missing")
-        faults.append("ext")
-        if types and eff_fmt == "native":
-            faults += ["ctype", "missing_ct"]
+        if exts:
+            faults += ["no_filename", "ext_required"]
+        if types:
+            faults.append("ctype")
         fault = rng.choice(faults)
         c.fault = fault
         if fault == "size_high":
@@ -133,15 +291,22 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
             c.expect = "invalid_identity"
         elif fault == "identity_missing":
             c.user, c.expect = None, "identity_required"
+        # The file name and type faults: rule_errors below names their code.
         elif fault == "ext":
             c.filename = with_ext(rng, rng.choice(["exe", "gif", "html"]) if exts
                                   else rng.choice(["j-g", "tar_gz", "p#"]))
-            c.expect = "extension_not_allowed"
+        elif fault == "no_filename":
+            c.filename = None
+        elif fault == "ext_required":
+            c.filename = rng.choice(["noext", "photo.", "a.png.", "." + rng.choice(exts)])
         elif fault == "ctype":
-            c.content_type, c.expect = rng.choice(["text/html", "image/gif", "application/x-sh"]), \
-                "content_type_not_allowed"
-        elif fault == "missing_ct":
-            c.content_type, c.expect = None, "missing_parameter"
+            c.content_type = rng.choice(["text/html", "image/gif", "application/x-sh",
+                                         "image/svg+xml", "IMAGE/SVG+XML"])
+        elif fault == "active":
+            c.content_type = rng.choice(ACTIVE_SAMPLES)
+
+    if not settle_expectation(c, prof, eff_fmt):
+        return None
 
     args = ["sign", "--config", "CONFIG", "--profile", c.profile]
     if c.user is not None:
@@ -253,7 +418,13 @@ CLI_ERRORS = [
     (["--profile", "avatar", "--user", "a/b"], "invalid_identity"),
     (["--profile", "avatar"], "identity_required"),
     (["--profile", "avatar", "--user", "a", "--filename", "x.exe"], "extension_not_allowed"),
-    (["--profile", "photo", "--user", "a", "--filename", "x.png"], "missing_parameter"),
+    (["--profile", "photo", "--user", "a", "--content-type", "image/png"], "missing_parameter"),
+    (["--profile", "photo", "--user", "a", "--filename", "x.", "--content-type", "image/png"],
+     "extension_required"),
+    (["--profile", "photo", "--user", "a", "--filename", ".png", "--content-type", "image/png"],
+     "extension_required"),
+    (["--profile", "doc", "--user", "a", "--filename", "x.svg", "--content-type", "image/svg+xml"],
+     "content_type_not_allowed"),
     (["--profile", "photo", "--user", "a", "--filename", "x.png", "--content-type", "text/html"],
      "content_type_not_allowed"),
     (["--profile", "photo", "--user", "a", "--filename", "x.png", "--content-type", "image/png",

@@ -24,6 +24,7 @@ import pytest
 
 import helpers
 import oracle
+import test_cli_differential as cli
 from test_cli_differential import ANY_TYPES, NAME_CHARS, USER_CHARS, Case
 from helpers import (AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, SECRET, TOKEN)
 
@@ -140,14 +141,25 @@ def parse_policy_expiration(s: str) -> dt.datetime:
     return t.replace(microsecond=int(m.group(2)) * 1000)
 
 
-def v4_field_order(content_type: str | None, token: str | None) -> list[str]:
-    order = ["key", "policy", "x-oss-signature-version", "x-oss-credential", "x-oss-date",
-             "x-oss-signature", "success_action_status"]
-    if content_type is not None:
-        order.append("Content-Type")
+def v4_trailing(prof: dict, filename: str | None, content_type: str | None,
+                token: str | None) -> list[tuple[str, str]]:
+    """The fields after the signature, in the contract's order: status, the pinned Content-Type
+    (the client's, else its extension's, else application/octet-stream), a pinned
+    Content-Disposition when the profile sets one, the token."""
+    out = [("success_action_status", "200"),
+           ("Content-Type", helpers.pinned_content_type(content_type, filename))]
+    cd = cli.content_disposition(prof, filename)
+    if cd is not None:
+        out.append(("Content-Disposition", cd))
     if token is not None:
-        order.append("x-oss-security-token")
-    return order
+        out.append(("x-oss-security-token", token))
+    return out
+
+
+def v4_field_order(prof: dict, filename: str | None, content_type: str | None,
+                   token: str | None) -> list[str]:
+    return ["key", "policy", "x-oss-signature-version", "x-oss-credential", "x-oss-date",
+            "x-oss-signature"] + [n for n, _v in v4_trailing(prof, filename, content_type, token)]
 
 
 def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, secret: str = SECRET,
@@ -162,17 +174,16 @@ def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, sec
     assert body["provider"] == "aliyun-oss" and body["method"] == "POST", body
     assert body["url"] == prof["endpoint"], body["url"]
     fields = body["fields"]
-    assert list(fields) == v4_field_order(content_type, token), \
-        f"V4 fields (in order) {list(fields)} != {v4_field_order(content_type, token)}"
+    want_order = v4_field_order(prof, filename, content_type, token)
+    assert list(fields) == want_order, f"V4 fields (in order) {list(fields)} != {want_order}"
     assert all(isinstance(v, str) for v in fields.values()), f"non-string field: {fields}"
     key = body["key"]
     assert fields["key"] == key
     assert fields["x-oss-signature-version"] == V4_ALGO
-    assert fields["success_action_status"] == "200"
-    if content_type is not None:
-        assert fields["Content-Type"] == content_type
-    if token is not None:
-        assert fields["x-oss-security-token"] == token
+    trailing = v4_trailing(prof, filename, content_type, token)
+    for n, v in trailing:
+        assert fields[n] == v, f"field {n}={fields[n]!r} != {v!r} (contentType {content_type!r}, " \
+                               f"filename {filename!r})"
 
     # One clock reading: x-oss-date, credential date and expiration all come from it.
     x_date = fields["x-oss-date"]
@@ -229,12 +240,10 @@ def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, sec
         (prof.get("min_size", 0), prof.get("max_size", 1048576000))
     want_conds = [{"bucket": prof["bucket"]}, {"x-oss-signature-version": V4_ALGO},
                   {"x-oss-credential": want_cred}, {"x-oss-date": x_date},
-                  ["eq", "$key", key], ["content-length-range", lo_size, hi_size],
-                  {"success_action_status": "200"}]
-    if content_type is not None:
-        want_conds.append(["eq", "$Content-Type", content_type])
-    if token is not None:
-        want_conds.append({"x-oss-security-token": token})
+                  ["eq", "$key", key], ["content-length-range", lo_size, hi_size]]
+    # status and token as objects, the others as ["eq", "$name", value]
+    want_conds += [{n: v} if n in ("success_action_status", "x-oss-security-token")
+                   else ["eq", "$" + n, v] for n, v in trailing]
     conds = policy["conditions"]
     assert conds == want_conds, f"policy conditions\n  {conds}\n!= addendum\n  {want_conds}"
     for c in conds:   # integers stay integers (json.loads would accept 1.0 == 1)
@@ -273,11 +282,18 @@ def v4_profiles() -> dict:
                    endpoint="https://day-bucket.oss-us-west-1.aliyuncs.com",
                    key="t/{timestamp}/{uuid}{ext}", require_user=False, extensions=None,
                    content_types=None, expires_in=86400),
-        # the 7-day maximum (direct-upload.md: valid at most 7 days)
+        # the 7-day maximum (direct-upload.md: valid at most 7 days); a pinned inline
+        # Content-Disposition named after any file name
         "v4week": p(signature="v4", format="native", region="eu-central-1", bucket="week-bucket",
                     endpoint="https://week-bucket.oss-eu-central-1.aliyuncs.com",
                     key="public/{uuid}{ext}", require_user=False, extensions=None,
-                    content_types=None, expires_in=7 * 86400),
+                    content_types=None, expires_in=7 * 86400, content_disposition="inline"),
+        # extensions whose types the profile does not all allow (svg, txt, mp4: a request
+        # without contentType is then missing_parameter), a family, a pinned attachment
+        "v4mix": p(signature="v4", format="native", region="cn-shenzhen", bucket="mix-bucket",
+                   endpoint="https://mix-bucket.oss-cn-shenzhen.aliyuncs.com",
+                   key="m/{user}/{uuid}{ext}", extensions=["png", "jpg", "gif", "pdf", "svg", "txt", "mp4"],
+                   content_types=["image/", "application/pdf"], content_disposition="attachment"),
         # V1 beside V4 in the same file
         "v1nat": p(signature="v1", format="native", region="cn-beijing", bucket="v1-bucket",
                    endpoint="https://v1-bucket.oss-cn-beijing.aliyuncs.com", expires_in=120),
@@ -325,21 +341,36 @@ def random_name(rng: random.Random) -> str:
 
 
 def random_filename(rng: random.Random, exts: list[str]) -> str | None:
-    """Mostly a name with one of `exts` (or a common extension) in random case; sometimes no
-    extension, sometimes no file name at all."""
+    """Mostly a name with one of `exts` (or a common extension) in random case, sometimes
+    behind another dotted part; sometimes no extension, a trailing dot, a leading dot only (with
+    `exts`), or no file name at all."""
     r = rng.random()
-    if r < 0.75:
-        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4"])
+    if r < 0.78:
+        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4", "svg",
+                                                        "html", "bin"])
         ext = "".join(c.upper() if rng.random() < 0.3 else c for c in ext)
-        return f"{random_name(rng)}.{ext}"
-    if r < 0.9:
+        name = f"{random_name(rng)}.{ext}"
+        return "v1." + name if rng.random() < 0.1 else name
+    if r < 0.88:
         return random_name(rng).replace(".", "")
+    if r < 0.91:
+        return f"{random_name(rng)}.{rng.choice(exts or ['exe', 'png'])}."
+    if r < 0.93 and exts:
+        return "." + rng.choice(exts)
     return None
 
 
 def make_case(rng: random.Random, profiles: dict) -> Case:
+    """A request with at most one error (drawn again while the contract's rules give two)."""
+    while True:
+        c = _draw_case(rng, profiles)
+        if c is not None:
+            return c
+
+
+def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
     name = rng.choice(["v4a", "v4a", "v4oss", "v4oss", "v4def", "v4def", "v4day", "v4week", "v1nat",
-                       "rg", "rg"])
+                       "v4mix", "v4mix", "rg", "rg"])
     if name == "rg":
         name = f"rg{rng.randrange(len(REGIONS))}"
     prof = profiles[name]
@@ -350,7 +381,8 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
     user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
     filename = random_filename(rng, exts)
     if types:
-        content_type = rng.choice(types)      # native + restricted types: required
+        # without contentType the extension's type is pinned, if the profile allows it
+        content_type = rng.choice(cli.allowed_types(prof)) if rng.random() < 0.7 else None
     else:
         content_type = rng.choice(ANY_TYPES) if rng.random() < 0.6 else None
     size = rng.choice([None, None, lo, hi, rng.randint(lo, hi), rng.randint(lo, min(hi, 4096))])
@@ -358,13 +390,11 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
              random_now(rng), str(uuidlib.UUID(int=rng.getrandbits(128), version=4)))
 
     if rng.random() < 0.15:   # one fault per case
-        faults = ["size_high"] + (["format_java"] if name != "v1nat" else [])
+        faults = ["size_high", "ext", "active"] + (["format_java"] if name != "v1nat" else [])
         if needs_user:
             faults.append("identity_missing")
         if exts:
-            faults.append("ext")
-        if types:
-            faults.append("missing_ct")
+            faults += ["no_filename", "ext_required"]
         c.fault = rng.choice(faults)
         if c.fault == "format_java":
             c.fmt, c.expect = "java", "invalid_request"
@@ -372,10 +402,19 @@ def make_case(rng: random.Random, profiles: dict) -> Case:
             c.size, c.expect = hi + 1, "size_out_of_range"
         elif c.fault == "identity_missing":
             c.user, c.expect = None, "identity_required"
+        # file name and type faults: cli.rule_errors names the code
         elif c.fault == "ext":
-            c.filename, c.expect = "x.exe", "extension_not_allowed"
-        elif c.fault == "missing_ct":
-            c.content_type, c.expect = None, "missing_parameter"
+            c.filename = "x.exe"
+        elif c.fault == "no_filename":
+            c.filename = None
+        elif c.fault == "ext_required":
+            c.filename = rng.choice(["noext", "x.", f"x.{exts[0]}.", f".{exts[-1]}"])
+        elif c.fault == "active":
+            c.content_type = rng.choice(cli.ACTIVE_SAMPLES)
+
+    eff_fmt = "java" if c.fmt == "java" else "native"
+    if not cli.settle_expectation(c, prof, eff_fmt):
+        return None
 
     args = ["sign", "--config", "CONFIG", "--profile", c.profile]
     for opt, val in (("--user", c.user), ("--filename", c.filename),
@@ -560,19 +599,28 @@ def test_config_defaults_and_mixed_signatures(tmp_path):
     check_v4(json.loads(proc.stdout), prof=profiles["n"], profile_name="n", user="bob",
              filename="a.png", content_type="image/png", now=parse_now(now))
     # a java (V1) profile may still be asked for native: V1 native, unchanged
+    # (a profile with extensions needs a file name that has one)
     proc = helpers.run_cli(["sign", "--config", str(cfg), "--profile", "j", "--user", "bob",
-                            "--format", "native", "--content-type", "image/png", "--now", now])
+                            "--format", "native", "--filename", "b.webp", "--content-type",
+                            "image/png", "--now", now])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     helpers.check_signed(json.loads(proc.stdout), fmt="native", prof=profiles["j"], profile_name="j",
-                         user="bob", content_type="image/png", now=parse_now(now))
+                         user="bob", filename="b.webp", content_type="image/png",
+                         now=parse_now(now))
+    # without contentType, the extension's type is pinned (the profile allows image/jpeg)
+    proc = helpers.run_cli(["sign", "--config", str(cfg), "--profile", "j", "--user", "bob",
+                            "--format", "native", "--filename", "Photo.JPG", "--now", now])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    helpers.check_signed(json.loads(proc.stdout), fmt="native", prof=profiles["j"], profile_name="j",
+                         user="bob", filename="Photo.JPG", now=parse_now(now))
 
 
 def test_format_java_on_a_v4_profile_is_invalid_request(v4_config):
     config, _ = v4_config
     for prof in ("v4a", "v4def"):
         proc = helpers.run_cli(["sign", "--config", str(config), "--profile", prof, "--user", "a",
-                                "--content-type", "image/png", "--format", "java",
-                                "--now", "2026-01-02T03:04:05Z"])
+                                "--filename", "a.png", "--content-type", "image/png",
+                                "--format", "java", "--now", "2026-01-02T03:04:05Z"])
         assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout!r}"
         helpers.assert_error_body(400, None, proc.stdout, "invalid_request")
 
@@ -623,6 +671,6 @@ def test_v4_native_policy_through_nginx(v4_stack):
     check_v4(_ok(r), prof=profiles["v4day"], profile_name="v4day", token=TOKEN, user=None,
              filename="report.pdf", now_window=win)
     # a java request on a v4 profile
-    r = stack.request("GET", "/upload/policy?profile=v4a&format=java&contentType=image%2Fpng",
-                      user="alice")
+    r = stack.request("GET", "/upload/policy?profile=v4a&format=java&filename=a.png"
+                      "&contentType=image%2Fpng", user="alice")
     helpers.assert_http_error(r, "invalid_request")

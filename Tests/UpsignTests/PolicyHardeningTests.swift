@@ -137,6 +137,21 @@ struct PolicyHardeningTests {
         #expect(try putPolicy(get("profile=qiniuany&filename=a.png&contentType=image/png")).contains(#""mimeLimit":"image/png""#))
     }
 
+    @Test func aQiniuFamilyWithOnlyActiveTypesIsRefusedAndNeverLeavesNoLimit() throws {
+        let toml = "[profiles.q]\nprovider = \"qiniu\"\nbucket = \"qbucket\"\ncontent_types = [\"audio/\", \"message/\"]\n"
+        #expect(throws: ConfigurationError.self) { try Configuration.parse(toml: toml) }
+        do {
+            _ = try Configuration.parse(toml: toml)
+        } catch {
+            #expect(error.problems.map(\.path) == ["profiles.q.content_types[1]"])
+        }
+        // Built in code, past the parser: the store still gets the refused types.
+        var c = try Configuration.parse(toml: Self.toml)
+        c.profiles["qiniu"]?.contentTypes = ["message/"]
+        let policy = try putPolicy(get("profile=qiniu&filename=a.png", on: Self.app(c)))
+        #expect(policy.contains(#""mimeLimit":"!text/html;"#), "\(policy)")
+    }
+
     // MARK: extensions
 
     @Test(arguments: [
