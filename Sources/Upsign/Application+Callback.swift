@@ -131,7 +131,7 @@ extension Application {
         return out
     }
 
-    /// The callback body's name/value pairs: a flat JSON object or a form.
+    /// The callback body's name/value pairs: a flat JSON object or a form, each name once.
     static func callbackValues(_ body: [UInt8], mediaType: String?) -> Result<[(String, String)], APIError> {
         switch mediaType {
         case "application/json"?:
@@ -152,11 +152,17 @@ extension Application {
             guard let text = String(validating: body, as: UTF8.self) else {
                 return .failure(.invalidRequest("the callback body is not UTF-8"))
             }
+            let pairs: [(String, String)]
             do {
-                return .success(try FormURLEncoding.decode(text, source: "callback body"))
+                pairs = try FormURLEncoding.decode(text, source: "callback body")
             } catch {
                 return .failure(error)
             }
+            // As for JSON bodies: a name given twice is refused, never resolved by order.
+            for (index, pair) in pairs.enumerated() where pairs[..<index].contains(where: { $0.0 == pair.0 }) {
+                return .failure(.invalidRequest("the callback body names '\(pair.0)' more than once"))
+            }
+            return .success(pairs)
         default:
             return .failure(.invalidRequest("the callback body must be JSON or a form"))
         }

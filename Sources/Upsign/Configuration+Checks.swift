@@ -42,17 +42,34 @@ extension Configuration {
         }
     }
 
-    /// Problems with the files the `[callback]` table names.
+    /// Problems with the files the `[callback]` table names, checked as the user running the
+    /// check: the records file (or its directory, when it does not exist yet) must be writable.
     public func callbackFileProblems() -> [ConfigurationError.Problem] {
         var problems: [ConfigurationError.Problem] = []
         if case .failure(let e) = pinnedCallbackKey() { problems += e.problems }
         if let records = callback.records {
-            let directory = records.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            if access(directory.isEmpty ? "/" : directory, W_OK) != 0 {
+            let directory = Self.directory(of: records)
+            if access(records, F_OK) == 0 {
+                if access(records, W_OK) != 0 {
+                    problems.append(.init(path: "callback.records", message: "\(records) is not writable"))
+                }
+            } else if access(directory, W_OK) != 0 {
                 problems.append(.init(path: "callback.records", message: "\(directory) is not a writable directory"))
             }
         }
         return problems
+    }
+
+    /// What `callbackFileProblems` could not check, said plainly: run as root, the check passes
+    /// paths the service's own user (systemd's `DynamicUser=`) may not write.
+    public func callbackFileNotes(effectiveUserID: UInt32 = geteuid()) -> [String] {
+        guard let records = callback.records, effectiveUserID == 0 else { return [] }
+        return ["callback.records: checked as root, who can write anywhere; the service's user must be able to write \(records) (the shipped unit's StateDirectory=upsign makes /var/lib/upsign writable for it)"]
+    }
+
+    private static func directory(of path: String) -> String {
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return directory.isEmpty ? "/" : directory
     }
 
     /// Warnings (not errors) about what a profile asks for and the store cannot enforce: a

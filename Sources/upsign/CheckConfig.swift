@@ -19,6 +19,7 @@ struct CheckConfig: ParsableCommand {
             let environment = ProcessEnvironment.current()
             problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems()
             warnings = configuration.profileWarnings() + configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
+                + configuration.callbackFileNotes()
             profileCount = configuration.profiles.count
         } catch {
             problems = error.problems

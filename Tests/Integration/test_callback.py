@@ -809,7 +809,12 @@ def test_bad_base64_is_400(cb_live, keyserver, keys, bid):
     ("application/json", b"this is not json"),
     ("application/json", b'["an","array"]'),
     ("application/x-www-form-urlencoded", b"object=%zz&size=1"),
-], ids=["json-garbage", "json-not-object", "form-bad-percent"])
+    # A name given twice is refused in a form as in JSON: never "the first one wins".
+    ("application/x-www-form-urlencoded", b"object=a.jpg&user=alice&user=mallory"),
+    ("application/x-www-form-urlencoded", b"object=a.jpg&x%3Auser=alice&x:user=bob"),
+    ("application/json", b'{"object":"a.jpg","user":"alice","user":"mallory"}'),
+], ids=["json-garbage", "json-not-object", "form-bad-percent", "form-duplicate", "form-duplicate-escaped",
+        "json-duplicate"])
 def test_signed_malformed_body_is_400(cb_live, keyserver, keys, ctype, body):
     res = send_callback(cb_live, "/upload/callback", body, key=keys.main, key_url=main_url(keyserver),
                         ctype=ctype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -131,3 +132,31 @@ def test_serve_refuses_broken_config(tmp_path):
                           text=True, timeout=15)
     assert proc.returncode != 0
     assert "bucket" in proc.stderr
+
+
+def test_records_checked_as_root_say_what_they_could_not_check(tmp_path):
+    """As root every path is writable, so the check says plainly that the service's own user
+    (DynamicUser) was not checked; as the service's user a non-writable records file is a
+    problem."""
+    records = tmp_path / "uploads.jsonl"
+    cfg = helpers.write_config(tmp_path, profiles={"a": helpers.profile(format="native", extensions=None,
+                                                                       content_types=None)})
+    cfg.write_text(cfg.read_text() + f'\n[callback]\nrecords = "{records}"\n')
+    proc = check(cfg)
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.strip().splitlines()
+    if os.geteuid() == 0:
+        assert [l for l in lines if l.startswith("warning: callback.records: checked as root")], lines
+    else:
+        assert not [l for l in lines if "callback.records" in l], lines
+
+
+def test_the_shipped_unit_gives_the_documented_records_path_a_writable_home():
+    """ProtectSystem=strict makes /var read-only; StateDirectory=upsign is what lets the
+    service's dynamic user write the README's records path."""
+    unit = (helpers.ROOT / "deploy" / "systemd" / "upsign.service").read_text()
+    assert re.search(r"^StateDirectory=upsign$", unit, re.M), "StateDirectory=upsign missing"
+    assert re.search(r"^ProtectSystem=strict$", unit, re.M)
+    readme = (helpers.ROOT / "README.md").read_text()
+    paths = set(re.findall(r'records = "([^"]+)"', readme))
+    assert paths and all(p.startswith("/var/lib/upsign/") for p in paths), paths

@@ -220,4 +220,24 @@ struct CallbackIssuingTests {
             #expect(Set(error.problems.map(\.path)) == ["profiles.j.callback", "profiles.j.callback.url", "profiles.j.callback.body"])
         }
     }
+
+    @Test func aFormBodyThatNamesAMemberTwiceIsRefused() {
+        let body = Array("object=a.jpg&user=alice&user=mallory".utf8)
+        guard case .failure(let e) = Application.callbackValues(body, mediaType: "application/x-www-form-urlencoded") else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(e.code == "invalid_request" && e.message.contains("'user'"))
+        let once = Application.callbackValues(Array("object=a.jpg&user=alice&x:user=bob".utf8), mediaType: nil)
+        #expect((try? once.get())?.count == 3)
+    }
+
+    @Test func checkingRecordsAsRootSaysWhatItCouldNotCheck() throws {
+        var c = try Configuration.parse(toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\n")
+        #expect(c.callbackFileNotes(effectiveUserID: 0).isEmpty)
+        c.callback.records = "/var/lib/upsign/uploads.jsonl"
+        #expect(c.callbackFileNotes(effectiveUserID: 1000).isEmpty)
+        let notes = c.callbackFileNotes(effectiveUserID: 0)
+        #expect(notes.count == 1 && notes[0].hasPrefix("callback.records: checked as root"))
+    }
 }
