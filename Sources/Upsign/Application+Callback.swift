@@ -61,9 +61,16 @@ extension Application {
         case .failure(let e): return .failure(e)
         }
         if let records {
-            if case .failure(let e) = records.append(Self.record(values, at: clock())) {
+            switch records.append(Self.record(values, at: clock())) {
+            case .failure(let e):
                 logger.error("callback verified but not recorded", metadata: ["error": .string(e.description)])
                 return .failure(.recordFailed)
+            case .success(.alreadyRecorded):
+                // A resend (nginx retries on a new connection when upsign restarts): the same
+                // answer, no second record.
+                logger.notice("callback of an upload already recorded: not recorded again")
+            case .success(.recorded):
+                break
             }
         }
         return .success(Self.render(configuration.callback.response, values))

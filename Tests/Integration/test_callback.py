@@ -1123,3 +1123,41 @@ def test_concurrent_callbacks_write_whole_records(conc_stack, keyserver, keys, c
     fetches = keyserver.snapshot()["/ossk/conc.pem"] - hits_before
     assert 1 <= fetches <= N_THREADS, f"key fetched {fetches} times for {len(lines)} callbacks"
 
+
+
+# --------------------------------------------------------------------------------------------
+# Exactly once: nginx resends a callback on a new connection when upsign restarts under it.
+
+
+def test_a_resent_callback_gets_the_same_answer_and_no_second_record(nginx_bin, keyserver, keys, dead_port):
+    """The same upload's callback sent again (to this worker, then to a fresh one on the same
+    records file, as after a restart) is answered exactly as the first and adds no line; another
+    upload, and the same key with another etag, still get one line each."""
+    import conftest
+    cfg, records = _write_stack_config("once", keyserver, dead_port)
+    v = oss_values()
+    body = json_body(v)
+    first = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
+    try:
+        st = CbStack(first, records, cfg)
+        t0 = time.time()
+        res = send_callback(st, "/upload/callback", body, key=keys.main, key_url=main_url(keyserver))
+        check_ok(res, v, user="alice", window=(t0, time.time()))
+        again = send_callback(st, "/upload/callback?resent=1", body, key=keys.main, key_url=main_url(keyserver))
+        assert again.r.status_code == 200 and again.r.content == res.r.content, again.r.text
+        assert again.new_records == [], again.new_records
+    finally:
+        first.close()
+    second = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
+    try:
+        st = CbStack(second, records, cfg)
+        after = send_callback(st, "/upload/callback", body, key=keys.main, key_url=main_url(keyserver))
+        assert after.r.status_code == 200 and after.r.content == res.r.content, after.r.text
+        assert after.new_records == [], f"recorded again after a restart: {after.new_records}"
+        for other in (oss_values(), dict(v, etag=uuidlib.uuid4().hex.upper())):
+            t0 = time.time()
+            check_ok(send_callback(st, "/upload/callback", json_body(other), key=keys.main,
+                                   key_url=main_url(keyserver)), other, user="alice", window=(t0, time.time()))
+        assert len(records.read_bytes().splitlines()) == 3
+    finally:
+        second.close()
