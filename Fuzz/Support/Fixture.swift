@@ -156,6 +156,9 @@ public enum Fixture {
         meta = ["album"]
 
         [callback]
+        binding_secret = "\(files)/binding.key"
+        # Unbound callbacks too, so fuzzed bodies reach the record path; bound ones are checked.
+        require_binding = false
         public_key_url_prefixes = ["https://gosspublic.alicdn.com/", "http://127.0.0.1:9/keys/"]
         response = '{"ok":true,"key":"${object}","size":"${size}","user":"${user}","album":"${x:album}","missing":"${nope}"}'
         """
@@ -166,6 +169,7 @@ public enum Fixture {
         let s = Sandbox()
         s.write("sts.json", #"{"AccessKeyId":"STS.fuzz","AccessKeySecret":"sts-secret","SecurityToken":"CAIS+token/=","Expiration":"2026-01-03T00:04:59Z"}"#)
         s.write("expired.json", #"{"AccessKeyId":"STS.old","AccessKeySecret":"old","SecurityToken":"t","Expiration":"2026-01-01T00:00:00Z"}"#)
+        s.write("binding.key", String(repeating: "f", count: 64) + "\n")
         return s
     }()
 
@@ -186,6 +190,7 @@ public enum Fixture {
     public static func application(publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil) -> Application {
         Application(
             configuration: configuration, credentials: credentials, clock: { now }, uuid: { uuid },
-            logger: SinkLogHandler.logger(), publicKeys: publicKeys, records: records)
+            logger: SinkLogHandler.logger(), publicKeys: publicKeys, records: records,
+            binding: try? configuration.callbackBinding(environment: [:]).get())
     }
 }

@@ -1,7 +1,7 @@
 import CCurl
 
-/// Small HTTP(S) GETs through libcurl, for fetching public keys: bounded in time and size, no
-/// redirects, http and https only.
+/// Small HTTPS GETs through libcurl, for fetching public keys: https only (the certificate and
+/// host name verified, TLS 1.2 or later), bounded in time and size, no redirects.
 public enum HTTPFetcher {
     /// Why a fetch failed.
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -14,16 +14,29 @@ public enum HTTPFetcher {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
     }
 
-    /// GETs `url`, failing on a non-2xx status, on more than `maxBytes` of body, or after
-    /// `timeoutSeconds` in all.
-    public static func get(_ url: String, timeoutSeconds: Int = 5, maxBytes: Int = 64 * 1024) -> Result<[UInt8], Failure> {
+    /// GETs the https `url`, failing on any other scheme, on a certificate that does not verify
+    /// for its host, on a non-2xx status, on more than `maxBytes` of body, or after
+    /// `timeoutSeconds` in all. With `caFile` (a PEM bundle) only its certificates are trusted;
+    /// without it, the system's.
+    public static func get(
+        _ url: String, caFile: String? = nil, timeoutSeconds: Int = 5, maxBytes: Int = 64 * 1024
+    ) -> Result<[UInt8], Failure> {
         guard let handle = curl_easy_init() else { return .failure(Failure(description: "libcurl could not start")) }
         defer { curl_easy_cleanup(handle) }
         let sink = Sink(limit: maxBytes)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         var ok = upsign_curl_setopt_string(handle, CURLOPT_URL, url) == CURLE_OK
-        ok = ok && upsign_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        ok = ok && upsign_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK
+        ok = ok && upsign_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK
         ok = ok && upsign_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
+        ok = ok && upsign_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1) == CURLE_OK
+        ok = ok && upsign_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2) == CURLE_OK
+        ok = ok && upsign_curl_setopt_long(handle, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)) == CURLE_OK
+        if let caFile {
+            ok = ok && upsign_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) == CURLE_OK
+            // Only the bundle: no system certificate directory beside it.
+            ok = ok && upsign_curl_setopt_string(handle, CURLOPT_CAPATH, nil) == CURLE_OK
+        }
         ok = ok && upsign_curl_setopt_long(handle, CURLOPT_TIMEOUT, timeoutSeconds) == CURLE_OK
         ok = ok && upsign_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, min(timeoutSeconds, 3)) == CURLE_OK
         ok = ok && upsign_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK

@@ -75,6 +75,11 @@ public struct APIError: Error, Sendable, Equatable {
         e.headers = [("Allow", allowed.joined(separator: ", "))]
         return e
     }
+    /// 403 `callback_not_bound`: a callback OSS signed that does not prove upsign issued its
+    /// upload (no binding, or one for another bucket, object or user, or expired).
+    public static func callbackNotBound(_ why: String) -> APIError {
+        APIError(status: 403, code: "callback_not_bound", message: why)
+    }
     /// 413 `body_too_large`.
     public static func bodyTooLarge(limit: Int) -> APIError {
         APIError(status: 413, code: "body_too_large", message: "the request body is larger than \(limit) bytes")

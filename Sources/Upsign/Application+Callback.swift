@@ -55,10 +55,26 @@ extension Application {
             return .failure(.callbackSignatureInvalid)
         }
 
-        let values: [(String, String)]
+        let parsed: [(String, String)]
         switch Self.callbackValues(body, mediaType: request.mediaType) {
-        case .success(let v): values = v
+        case .success(let v): parsed = v
         case .failure(let e): return .failure(e)
+        }
+        var values = parsed
+        switch checkBinding(values) {
+        case .success(let bound?):
+            // The user is the one the upload was issued to: set, and compared below, from the proof.
+            if let said = values.first(where: { $0.0 == "x:user" || $0.0 == "user" })?.1, said != bound.user {
+                logger.warning("callback refused: its user differs from the one the upload was issued to")
+                return .failure(.callbackNotBound(CallbackBinding.Refusal.mismatch.description))
+            }
+            values.removeAll { $0.0 == "user" || $0.0 == "x:user" }
+            values.append(("user", bound.user))
+        case .success(nil):
+            break
+        case .failure(let refusal):
+            logger.warning("callback refused: not bound to an upload issued here", metadata: ["reason": .string(refusal.description)])
+            return .failure(.callbackNotBound(refusal.description))
         }
         if let records {
             switch records.append(Self.record(values, at: clock())) {
@@ -74,6 +90,21 @@ extension Application {
             }
         }
         return .success(Self.render(configuration.callback.response, values))
+    }
+
+    /// The upload a callback's binding proves upsign issued; nil for a callback without one when
+    /// `require_binding` is off. A call OSS signed is still refused when its token is missing
+    /// (and required), malformed, expired, or does not cover the bucket and object OSS reports.
+    func checkBinding(_ values: [(String, String)]) -> Result<CallbackBinding.Bound?, CallbackBinding.Refusal> {
+        func value(_ name: String) -> String? { values.first(where: { $0.0 == name })?.1 }
+        guard let token = value(CallbackBinding.tokenMember) else {
+            return configuration.callback.requireBinding ? .failure(.missing) : .success(nil)
+        }
+        guard let binding else { return .failure(.mismatch) }
+        guard let bucket = value(CallbackBinding.bucketMember), let object = value(CallbackBinding.objectMember) else {
+            return .failure(.malformed)
+        }
+        return binding.verify(token, bucket: bucket, object: object, now: clock().secondsSince1970).map { $0 }
     }
 
     /// True for a URL a prefix check can be trusted on: `http(s)://`, then only unreserved
@@ -183,8 +214,8 @@ extension Application {
         }
         var w = JSONWriter(capacity: 256)
         w.beginObject()
-        w.field("bucket", value("bucket") ?? "")
-        w.field("key", value("object", "key") ?? "")
+        w.field("bucket", value(CallbackBinding.bucketMember, "bucket") ?? "")
+        w.field("key", value(CallbackBinding.objectMember, "object", "key") ?? "")
         if let size = value("size"), let n = Int64(size) {
             w.key("size")
             w.integer(n)

@@ -25,6 +25,8 @@ public struct Application: Sendable {
     public let publicKeys: PublicKeyStore
     /// Where verified uploads are recorded, if configured.
     public let records: RecordLog?
+    /// Binds each signed callback to its upload, and checks the binding on `/callback`.
+    public let binding: CallbackBinding?
     /// Counters and histograms served at `{base_path}/metrics`; nil answers that route 404.
     public let metrics: ServiceMetrics?
     /// A monotonic clock in nanoseconds, for request durations.
@@ -49,8 +51,9 @@ public struct Application: Sendable {
         clock: @escaping @Sendable () -> Timestamp, uuid: @escaping @Sendable () -> String?, logger: Logger,
         publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil,
         metrics: ServiceMetrics? = nil, monotonicNanoseconds: @escaping @Sendable () -> UInt64 = { 0 },
-        requestLog: (any RequestLog)? = nil
+        requestLog: (any RequestLog)? = nil, binding: CallbackBinding? = nil
     ) {
+        self.binding = binding
         self.requestLog = requestLog ?? LoggerRequestLog(logger)
         self.metrics = configuration.server.metrics ? metrics : nil
         self.monotonicNanoseconds = monotonicNanoseconds
@@ -264,6 +267,12 @@ public struct Application: Sendable {
             }
             // A policy must not outlive the token that signs it.
             upload.expiration = min(upload.expiration, expiration)
+        }
+        if let callback = issuer.profile.callback, let binding {
+            let token = binding.token(
+                bucket: upload.bucket, key: upload.key, prefix: upload.keyMatch == .prefix, user: user,
+                notAfter: upload.expiration.secondsSince1970 + CallbackBinding.graceSeconds)
+            upload.callback = callback.field(boundBy: token)
         }
         return .success(issuer.answer(
             upload, format: issuer.format(parameters), credentials: snapshot.credentials,

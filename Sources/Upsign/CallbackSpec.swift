@@ -27,6 +27,33 @@ public struct CallbackSpec: Sendable, Equatable {
         self.bodyType = bodyType
         self.sni = sni
         variables = Self.customVariables(in: body)
+        field = Self.field(urls: urls, host: host, body: body, bodyType: bodyType, sni: sni)
+    }
+
+    /// The `callback` field for one upload: the body with upsign's binding members added (the
+    /// token as literal text, the bucket and the object as OSS fills them), so `/callback` can
+    /// tell an upload it issued from any other OSS-signed call (`CallbackBinding`).
+    public func field(boundBy token: String) -> String {
+        let t = CallbackBinding.self
+        let bound: String
+        if bodyType == "application/json" {
+            // `{...}` → `{..., "upsign_bind":"TOKEN","upsign_bucket":${bucket},"upsign_object":${object}}`;
+            // OSS writes `${bucket}` and `${object}` as JSON strings in a JSON body.
+            let members = "\"\(t.tokenMember)\":\"\(token)\",\"\(t.bucketMember)\":${bucket},\"\(t.objectMember)\":${object}"
+            if let close = body.lastIndex(of: "}") {
+                let head = body[..<close]
+                let empty = head.drop(while: { $0 == " " || $0 == "{" || $0 == "\n" || $0 == "\t" }).isEmpty
+                bound = head + (empty ? "" : ",") + members + body[close...]
+            } else {
+                bound = body
+            }
+        } else {
+            bound = body + "&\(t.tokenMember)=\(token)&\(t.bucketMember)=${bucket}&\(t.objectMember)=${object}"
+        }
+        return Self.field(urls: urls, host: host, body: bound, bodyType: bodyType, sni: sni)
+    }
+
+    static func field(urls: [String], host: String?, body: String, bodyType: String, sni: Bool?) -> String {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
         w.field("callbackUrl", urls.joined(separator: ";"))
@@ -35,7 +62,7 @@ public struct CallbackSpec: Sendable, Equatable {
         w.field("callbackBodyType", bodyType)
         if let sni { w.key("callbackSNI"); w.bool(sni) }
         w.endObject()
-        field = Base64.encode(w.bytes)
+        return Base64.encode(w.bytes)
     }
 
     /// The names of the `${x:name}` variables in `body`, each once, in order.

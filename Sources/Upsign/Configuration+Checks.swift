@@ -42,11 +42,28 @@ extension Configuration {
         }
     }
 
+    /// The callback binding read from `callback.binding_secret`; nil when none is configured.
+    public func callbackBinding(environment: [String: String]) -> Result<CallbackBinding?, ConfigurationError> {
+        guard let path = callback.bindingSecret else { return .success(nil) }
+        return CallbackBinding.load(path: path, environment: environment).map { $0 }
+    }
+
     /// Problems with the files the `[callback]` table names, checked as the user running the
     /// check: the records file (or its directory, when it does not exist yet) must be writable.
-    public func callbackFileProblems() -> [ConfigurationError.Problem] {
+    public func callbackFileProblems(environment: [String: String] = [:]) -> [ConfigurationError.Problem] {
         var problems: [ConfigurationError.Problem] = []
         if case .failure(let e) = pinnedCallbackKey() { problems += e.problems }
+        if let secret = callback.bindingSecret, !Self.isUnresolvedSystemdCredential(secret, environment),
+            case .failure(let e) = callbackBinding(environment: environment)
+        {
+            problems += e.problems
+        }
+        if let caFile = callback.caFile, callback.publicKeyFile == nil {
+            let text = try? FileText.read(caFile, limit: 4 << 20)
+            if text == nil || text?.contains("-----BEGIN CERTIFICATE-----") != true {
+                problems.append(.init(path: "callback.ca_file", message: "\(caFile) is not a readable PEM file of certificates"))
+            }
+        }
         if let records = callback.records {
             let directory = Self.directory(of: records)
             if access(records, F_OK) == 0 {
@@ -62,9 +79,18 @@ extension Configuration {
 
     /// What `callbackFileProblems` could not check, said plainly: run as root, the check passes
     /// paths the service's own user (systemd's `DynamicUser=`) may not write.
-    public func callbackFileNotes(effectiveUserID: UInt32 = geteuid()) -> [String] {
-        guard let records = callback.records, effectiveUserID == 0 else { return [] }
-        return ["callback.records: checked as root, who can write anywhere; the service's user must be able to write \(records) (the shipped unit's StateDirectory=upsign makes /var/lib/upsign writable for it)"]
+    public func callbackFileNotes(effectiveUserID: UInt32 = geteuid(), environment: [String: String] = [:]) -> [String] {
+        var notes: [String] = []
+        if let records = callback.records, effectiveUserID == 0 {
+            notes.append("callback.records: checked as root, who can write anywhere; the service's user must be able to write \(records) (the shipped unit's StateDirectory=upsign makes /var/lib/upsign writable for it)")
+        }
+        if let secret = callback.bindingSecret, Self.isUnresolvedSystemdCredential(secret, environment) {
+            notes.append("callback.binding_secret: \(secret) is not checked here; systemd sets CREDENTIALS_DIRECTORY when it starts the service")
+        }
+        if !callback.requireBinding {
+            notes.append("callback.require_binding = false: /callback accepts OSS-signed callbacks that no upload issued here asked for (anyone with an Aliyun account can send one); keep it only for an endpoint that also serves other systems' callbacks")
+        }
+        return notes
     }
 
     private static func directory(of path: String) -> String {

@@ -124,6 +124,11 @@ private struct TableReader {
                 problem("callback", "must be a table")
             }
         }
+        if configuration.callback.bindingSecret == nil, let name = profiles.keys.sorted().first(where: { profiles[$0]?.callback != nil }),
+            problems.allSatisfy({ !$0.path.hasPrefix("callback.binding_secret") })
+        {
+            problem("callback.binding_secret", "missing: profiles.\(name) has a callback, and each callback upsign signs carries a proof made with this secret (a file: openssl rand -hex 32 > /etc/upsign/callback-binding.key)")
+        }
         return configuration
     }
 
@@ -134,13 +139,13 @@ private struct TableReader {
 
     mutating func callbackSettings(_ t: TOMLTable) -> CallbackSettings {
         let path = "callback"
-        checkKeys(t, path, allowed: ["public_key_url_prefixes", "public_key_file", "records", "response"])
+        checkKeys(t, path, allowed: ["public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding"])
         var c = CallbackSettings()
         if let prefixes = strings(t, "public_key_url_prefixes", path) {
             for (i, p) in prefixes.enumerated() where !Self.isHTTPURL(p) || !p.dropFirst(8).contains("/") {
                 problem("\(path).public_key_url_prefixes[\(i)]", "must be an http(s) URL prefix ending in a path, such as https://gosspublic.alicdn.com/")
             }
-            c.publicKeyURLPrefixes = prefixes
+            c.allowedKeyURLPrefixes = prefixes
         }
         if let file = string(t, "public_key_file", path), !file.isEmpty {
             if !file.hasPrefix("/") {
@@ -149,9 +154,22 @@ private struct TableReader {
                 c.publicKeyFile = file
             }
         }
+        if let file = string(t, "ca_file", path), !file.isEmpty {
+            if !file.hasPrefix("/") { problem("\(path).ca_file", "must be an absolute path") } else { c.caFile = file }
+        }
         if let records = string(t, "records", path), !records.isEmpty {
             if !records.hasPrefix("/") { problem("\(path).records", "must be an absolute path") } else { c.records = records }
         }
+        if let secret = string(t, "binding_secret", path) {
+            if secret.hasPrefix("/")
+                || (secret.hasPrefix(CredentialStore.credentialsDirectoryPrefix) && !secret.dropFirst(CredentialStore.credentialsDirectoryPrefix.count).contains("/"))
+            {
+                c.bindingSecret = secret
+            } else {
+                problem("\(path).binding_secret", "must be an absolute file path or \"$CREDENTIALS_DIRECTORY/NAME\" (systemd LoadCredential=)")
+            }
+        }
+        if let on = bool(t, "require_binding", path) { c.requireBinding = on }
         if let response = string(t, "response", path) {
             if response.utf8.count > 1 << 20 { problem("\(path).response", "must be at most 1 MB") } else { c.response = response }
         }

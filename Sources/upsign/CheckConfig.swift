@@ -17,9 +17,9 @@ struct CheckConfig: ParsableCommand {
         do {
             let configuration = try ConfigurationLoader.load(path: config)
             let environment = ProcessEnvironment.current()
-            problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems()
+            problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems(environment: environment)
             warnings = configuration.profileWarnings() + configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
-                + configuration.callbackFileNotes()
+                + configuration.callbackFileNotes(environment: environment)
             profileCount = configuration.profiles.count
         } catch {
             problems = error.problems

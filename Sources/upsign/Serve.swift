@@ -268,14 +268,30 @@ struct Serve: ParsableCommand {
             }
             throw ExitCode(78)
         }
+        // Keys come over https only (an http:// key URL is fetched as https://), trusting
+        // callback.ca_file when set; PublicKeyStore.Limits bounds the fetching callers can cause.
+        let caFile = configuration.callback.caFile
+        if let caFile, pinnedKey == nil, access(caFile, R_OK) != 0 {
+            logger.critical("configuration error", metadata: ["config.field": "callback.ca_file", "config.problem": .string("\(caFile) is not readable")])
+            throw ExitCode(78)
+        }
         let publicKeys = PublicKeyStore(pinned: pinnedKey) { url in
-            HTTPFetcher.get(url, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
+            HTTPFetcher.get(url, caFile: caFile, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
+        }
+        let binding: CallbackBinding?
+        switch configuration.callbackBinding(environment: ProcessEnvironment.current()) {
+        case .success(let b): binding = b
+        case .failure(let e):
+            for p in e.problems {
+                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
+            }
+            throw ExitCode(78)
         }
         return Application(
             configuration: configuration, credentials: credentials,
             clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
             publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) },
             metrics: metrics, monotonicNanoseconds: Runtime.monotonicNanoseconds,
-            requestLog: JSONRequestLog(logLevel: logger.logLevel))
+            requestLog: JSONRequestLog(logLevel: logger.logLevel), binding: binding)
     }
 }

@@ -38,6 +38,13 @@ struct Sign: ParsableCommand {
             FileHandleWriter.stderr(error.description + "\n")
             throw ExitCode(78)
         }
+        let binding: CallbackBinding?
+        switch configuration.callbackBinding(environment: ProcessEnvironment.current()) {
+        case .success(let b): binding = b
+        case .failure(let e):
+            FileHandleWriter.stderr(e.description + "\n")
+            throw ExitCode(78)
+        }
         let fixedNow = now.flatMap { Timestamp(iso8601: $0) }
         let fixedUUID = uuid
         let application = Application(
@@ -45,7 +52,7 @@ struct Sign: ParsableCommand {
             credentials: CredentialStore(profiles: configuration.profiles.values, environment: ProcessEnvironment.current()),
             clock: { fixedNow ?? Runtime.clock() },
             uuid: { fixedUUID ?? Runtime.uuid() },
-            logger: logger)
+            logger: logger, binding: binding)
 
         var query: [(String, String)] = [("profile", profile)]
         if let filename { query.append(("filename", filename)) }

@@ -23,6 +23,8 @@ import json
 import posixpath
 import re
 import subprocess
+import ssl
+from pathlib import Path
 import threading
 import time
 import urllib.parse
@@ -135,7 +137,9 @@ class KeyServer:
     server or CDN would; `hits` counts every request by that normalised path and `raw_paths`
     keeps the request targets as received."""
 
-    def __init__(self):
+    def __init__(self, tls: tuple[Path, Path] | None = None):
+        """`tls`: (certificate, key) to speak HTTPS. The base URL stays `http://` (what OSS
+        sends); upsign fetches it as `https://` on the same port."""
         self.routes: dict[str, bytes | Callable] = {}
         self.hits: collections.Counter = collections.Counter()
         self.raw_paths: list[str] = []
@@ -181,7 +185,25 @@ class KeyServer:
                         pass
 
         self.Handler = Handler
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is None:
+            self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+
+            class TLSServer(ThreadingHTTPServer):
+                def finish_request(self, request, client_address):
+                    request.settimeout(30)
+                    try:
+                        wrapped = ctx.wrap_socket(request, server_side=True)
+                    except (ssl.SSLError, OSError):
+                        return
+                    try:
+                        Handler(wrapped, client_address, self)
+                    finally:
+                        wrapped.close()
+
+            self.httpd = TLSServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"

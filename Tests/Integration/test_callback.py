@@ -41,6 +41,7 @@ import pytest
 
 import helpers
 import oss_callback_sim as sim
+import pki
 import test_security as sec
 from helpers import AKID
 
@@ -109,16 +110,32 @@ RECORD_KEYS = {"bucket", "key", "size", "mimeType", "etag", "user", "time"}
 KEY_PREFIX_PATH = "/ossk/"       # the allow-listed part of the key server
 
 
+BINDING_SECRET = "itest-callback-binding-" + "5" * 40
+
+
 def config_text(*, records: Path, prefixes: list[str], public_key_file: str | None = None,
                 server: dict = SERVER, profiles: dict = PROFILES, callbacks: dict = CALLBACKS,
-                response: str | None = RESPONSE, callback_section: bool = True) -> str:
+                response: str | None = RESPONSE, callback_section: bool = True,
+                require_binding: bool = True, ca_file: Path | None = None) -> str:
+    """The test configuration. Its binding secret is written next to `records`. Stacks whose
+    tests send callbacks no policy issued (OSS signature, key fetching) set require_binding
+    False; the binding tests keep the default."""
     tv = helpers._toml_value
     text = helpers.toml_text(server, profiles)
     for name, cb in callbacks.items():
         text += f"\n[profiles.{name}.callback]\n" + "".join(f"{k} = {tv(v)}\n" for k, v in cb.items())
     if callback_section:
+        secret = Path(records).parent / "binding.key"
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text(BINDING_SECRET + "\n")
+        secret.chmod(0o600)
         text += "\n[callback]\n"
+        text += f"binding_secret = {tv(str(secret))}\n"
+        if not require_binding:
+            text += "require_binding = false\n"
         text += f"public_key_url_prefixes = {tv(prefixes)}\n"
+        if ca_file is not None:
+            text += f"ca_file = {tv(str(ca_file))}\n"
         if public_key_file is not None:
             text += f"public_key_file = {tv(public_key_file)}\n"
         text += f"records = {tv(str(records))}\n"
@@ -148,8 +165,18 @@ def keys():
 
 
 @pytest.fixture(scope="module")
-def keyserver(keys):
-    ks = sim.KeyServer()
+def key_pki(tmp_path_factory):
+    """The CA upsign trusts for key fetches (callback.ca_file) and the key server's certificate."""
+    d = tmp_path_factory.mktemp("pki")
+    ca = pki.CA("upsign test CA")
+    return {"ca_file": ca.write(d / "ca.pem"), "tls": ca.leaf(d, "keys", pki.LOOPBACK)}
+
+
+@pytest.fixture(scope="module")
+def keyserver(keys, key_pki):
+    # HTTPS, as upsign fetches every key; its URLs stay http:// as OSS writes them.
+    ks = sim.KeyServer(tls=key_pki["tls"])
+    ks.ca_file = key_pki["ca_file"]
     pem = sim.public_pem(keys.main)
     ks.add("/ossk/main.pem", pem)
     ks.add("/ossk/cache.pem", pem)
@@ -200,6 +227,7 @@ def _write_stack_config(name: str, keyserver, dead_port, **kw) -> tuple[Path, Pa
     records.write_bytes(b"")
     prefixes = [keyserver.url(KEY_PREFIX_PATH), f"http://127.0.0.1:{dead_port}{KEY_PREFIX_PATH}"]
     cfg = d / "upsign.toml"
+    kw.setdefault("ca_file", getattr(keyserver, "ca_file", None))
     cfg.write_text(config_text(records=records, prefixes=prefixes, **kw))
     return cfg, records
 
@@ -213,7 +241,7 @@ class CbStack:
 @pytest.fixture(scope="module")
 def cb_stack(nginx_bin, keyserver_redirect, dead_port):
     import conftest
-    cfg, records = _write_stack_config("main", keyserver_redirect, dead_port)
+    cfg, records = _write_stack_config("main", keyserver_redirect, dead_port, require_binding=False)
     s = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
     yield CbStack(s, records, cfg)
     s.close()
@@ -236,7 +264,7 @@ def pinned_stack(nginx_bin, keys, keyserver, dead_port):
     d = helpers.scratch_dir("uscbpin")
     pem = d / "oss-callback-pub.pem"
     pem.write_bytes(sim.public_pem(keys.pinned))
-    cfg, records = _write_stack_config("pin", keyserver, dead_port, public_key_file=str(pem))
+    cfg, records = _write_stack_config("pin", keyserver, dead_port, public_key_file=str(pem), require_binding=False)
     s = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
     yield CbStack(s, records, cfg)
     s.close()
@@ -246,13 +274,28 @@ def pinned_stack(nginx_bin, keys, keyserver, dead_port):
 # Expectations
 
 
-def expected_callback_json(name: str) -> str:
+TOKEN_RE = re.compile(r"1\.\d+\.(?:e|p\d+)\.(?:[0-9a-f]{2})*\.[0-9a-f]{64}")
+
+
+def bound_body(body: str, body_type: str, token: str) -> str:
+    """The contract's callbackBody for one upload: the profile's body with the binding members
+    (the token as text, the bucket and object for OSS to fill) added last."""
+    if body_type == "application/json":
+        head, close = body.rsplit("}", 1)
+        sep = "" if head.strip() in ("{", "") else ","
+        return (f'{head}{sep}"upsign_bind":"{token}","upsign_bucket":${{bucket}},'
+                f'"upsign_object":${{object}}}}{close}')
+    return f"{body}&upsign_bind={token}&upsign_bucket=${{bucket}}&upsign_object=${{object}}"
+
+
+def expected_callback_json(name: str, token: str | None = None) -> str:
     cb = CALLBACKS[name]
     urls = cb["url"] if isinstance(cb["url"], list) else [cb["url"]]
     d = {"callbackUrl": ";".join(urls)}
     if "host" in cb:
         d["callbackHost"] = cb["host"]
-    d["callbackBody"] = cb["body"]
+    body_type = cb.get("body_type", "application/json")
+    d["callbackBody"] = cb["body"] if token is None else bound_body(cb["body"], body_type, token)
     d["callbackBodyType"] = cb.get("body_type", "application/json")
     if "sni" in cb:
         d["callbackSNI"] = cb["sni"]
@@ -260,8 +303,10 @@ def expected_callback_json(name: str) -> str:
 
 
 def check_callback_value(value: str, name: str) -> None:
-    want = expected_callback_json(name)
     raw = base64.b64decode(value, validate=True)
+    tokens = TOKEN_RE.findall(json.loads(raw)["callbackBody"])
+    assert len(tokens) == 1, f"{name}: {len(tokens)} binding tokens in {raw!r}"
+    want = expected_callback_json(name, tokens[0])
     assert base64.b64encode(raw).decode() == value, f"callback base64 not canonical: {value!r}"
     got = raw.decode("utf-8")
     assert json.loads(got) == json.loads(want), f"{name}: callback JSON {got} != {want}"
@@ -927,7 +972,7 @@ def test_a_slow_key_fetch_holds_up_no_other_request(nginx_bin, keyserver, keys, 
     are all answered before the callback is. Order, not time: each policy answer must arrive
     while the callback is still unanswered."""
     import conftest
-    cfg, records = _write_stack_config("slowkey", keyserver, dead_port)
+    cfg, records = _write_stack_config("slowkey", keyserver, dead_port, require_binding=False)
     s = conftest.start_stack(cfg, env=helpers.cred_env(token=True, UPSIGN_EVENT_LOOPS="1"))
     st = CbStack(s, records, cfg)
     try:
@@ -1020,7 +1065,7 @@ TIMINGS: dict[str, float] = {}
 @pytest.fixture(scope="module")
 def conc_stack(nginx_bin, keyserver, dead_port):
     import conftest
-    cfg, records = _write_stack_config("conc", keyserver, dead_port)
+    cfg, records = _write_stack_config("conc", keyserver, dead_port, require_binding=False)
     s = conftest.start_stack(cfg, env=helpers.cred_env(token=True), keepalive=32)
     yield CbStack(s, records, cfg)
     s.close()
@@ -1134,7 +1179,7 @@ def test_a_resent_callback_gets_the_same_answer_and_no_second_record(nginx_bin, 
     records file, as after a restart) is answered exactly as the first and adds no line; another
     upload, and the same key with another etag, still get one line each."""
     import conftest
-    cfg, records = _write_stack_config("once", keyserver, dead_port)
+    cfg, records = _write_stack_config("once", keyserver, dead_port, require_binding=False)
     v = oss_values()
     body = json_body(v)
     first = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
@@ -1161,3 +1206,127 @@ def test_a_resent_callback_gets_the_same_answer_and_no_second_record(nginx_bin, 
         assert len(records.read_bytes().splitlines()) == 3
     finally:
         second.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Bound callbacks: OSS's signature proves OSS sent a call, not that upsign issued the upload.
+# Each callback upsign signs carries a token (HMAC under callback.binding_secret) over bucket,
+# object (or folder), user and a window; OSS fills the bucket and object it stored.
+
+
+@pytest.fixture(scope="module")
+def bound_stack(nginx_bin, keyserver, dead_port):
+    import conftest
+    cfg, records = _write_stack_config("bound", keyserver, dead_port)
+    assert "require_binding" not in cfg.read_text()
+    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True), keepalive=32)
+    yield CbStack(s, records, cfg)
+    s.close()
+
+
+def _issued(st, name="cb", fmt="native", user="dave", params=()):
+    r = issue(st, [("profile", name), ("filename", "pic.jpg"), ("x:album", "trip")] + list(params), user=user)
+    return Issued(r, name, fmt)
+
+
+def _bound_call(st, iss, keys, keyserver, **override):
+    """OSS's call for the issued form, with `override` applied to the values OSS fills."""
+    cb = json.loads(base64.b64decode(iss.fields["callback"]))
+    values = {"bucket": iss.prof["bucket"], "object": iss.key, "etag": uuidlib.uuid4().hex.upper(),
+              "size": 4096, "mimeType": "image/jpeg"}
+    values.update({k.lower(): v for k, v in iss.fields.items() if k.lower().startswith("x:")})
+    values.update(override)
+    body_type = cb.get("callbackBodyType", "application/x-www-form-urlencoded")
+    body = sim.render_callback_body(cb["callbackBody"], body_type, values)
+    return send_callback(st, "/upload/callback", body, key=keys.main, key_url=main_url(keyserver),
+                         ctype=body_type), values
+
+
+def test_the_issued_callback_body_carries_the_binding(bound_stack):
+    iss = _issued(bound_stack)
+    body = json.loads(base64.b64decode(iss.fields["callback"]))["callbackBody"]
+    assert re.search(r',"upsign_bind":"1\.\d+\.e\.[0-9a-f]*\.[0-9a-f]{64}","upsign_bucket":\$\{bucket\},'
+                     r'"upsign_object":\$\{object\}\}$', body), body
+    # Pinned with the rest: the client cannot swap it.
+    assert {"callback": iss.fields["callback"]} in sec.oracle.decode_policy(iss.fields["policy"])["conditions"]
+
+
+@pytest.mark.parametrize("name,fmt,params", [
+    ("cb", "native", []), ("cb", "uppy", [("format", "uppy")]), ("cbform", "native", []),
+    ("cbapp", "aliyun-appserver", []),
+])
+def test_a_bound_callback_is_recorded_once_and_its_retry_adds_nothing(bound_stack, keyserver, keys, name, fmt, params):
+    iss = _issued(bound_stack, name, fmt, params=params)
+    t0 = time.time()
+    res, values = _simulate_oss(bound_stack, iss, keys.main, main_url(keyserver), max(iss.lo, 4096), "image/jpeg")
+    has_user = "user" in XVARS[name]
+    rec = check_ok(res, values, user="dave" if has_user else None, window=(t0, time.time()), check_user=has_user)
+    if not has_user:
+        assert rec.get("user", "") in ("", "dave"), rec
+    body = sim.render_callback_body(json.loads(base64.b64decode(iss.fields["callback"]))["callbackBody"],
+                                    json.loads(base64.b64decode(iss.fields["callback"])).get(
+                                        "callbackBodyType", "application/x-www-form-urlencoded"), values)
+    again = send_callback(bound_stack, "/upload/callback", body, key=keys.main, key_url=main_url(keyserver),
+                          ctype=json.loads(base64.b64decode(iss.fields["callback"])).get(
+                              "callbackBodyType", "application/x-www-form-urlencoded"))
+    assert again.r.status_code == 200 and again.r.content == res.r.content, again.r.text
+    assert again.new_records == []
+
+
+def test_an_oss_signed_callback_for_an_upload_never_issued_is_refused(bound_stack, keyserver, keys):
+    """What anyone with an Aliyun account can make OSS send: literal text naming our bucket."""
+    v = oss_values(bucket="cb-bucket", object="uploads/alice/x.jpg")
+    res = send_callback(bound_stack, "/upload/callback", json_body(v), key=keys.main, key_url=main_url(keyserver))
+    check_error(res.r, "callback_not_bound", 403)
+    assert res.new_records == []
+
+
+@pytest.mark.parametrize("change", ["object", "bucket", "user", "token"])
+def test_an_issued_binding_covers_only_its_own_upload(bound_stack, keyserver, keys, change):
+    iss = _issued(bound_stack)
+    override = {"object": {"object": iss.key + ".other"}, "bucket": {"bucket": "another-bucket"},
+                "user": {"x:user": "mallory"}, "token": {}}[change]
+    if change == "token":
+        # Another issued upload's token pasted into this one's body: the object differs.
+        other = _issued(bound_stack)
+        cb = json.loads(base64.b64decode(other.fields["callback"]))
+        iss.fields = dict(iss.fields, callback=base64.b64encode(json.dumps(dict(
+            json.loads(base64.b64decode(iss.fields["callback"])), callbackBody=cb["callbackBody"])).encode()).decode())
+    res, _ = _bound_call(bound_stack, iss, keys, keyserver, **override)
+    check_error(res.r, "callback_not_bound", 403)
+    assert res.new_records == []
+
+
+def test_four_hundred_concurrent_bound_callbacks_leave_four_hundred_records(bound_stack, keyserver, keys):
+    st = bound_stack
+    issued = [_issued(st, user=f"user{i % 8}") for i in range(400)]
+    calls = []
+    for iss in issued:
+        cb = json.loads(base64.b64decode(iss.fields["callback"]))
+        values = {"bucket": iss.prof["bucket"], "object": iss.key, "etag": uuidlib.uuid4().hex.upper(),
+                  "size": 4096, "mimeType": "image/jpeg"}
+        values.update({k.lower(): v for k, v in iss.fields.items() if k.lower().startswith("x:")})
+        body = sim.render_callback_body(cb["callbackBody"], cb["callbackBodyType"], values)
+        calls.append((body, cb["callbackBodyType"]))
+    before = records_size(st)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def run(chunk):
+        for body, ctype in chunk:
+            h = sim.callback_headers(keys.main, main_url(keyserver), "/upload/callback", body, ctype,
+                                     authorization=sim.sign(keys.main, "/upload/callback", body))
+            r = sec.raw_request(st.port, "POST", b"/upload/callback", h, body)
+            with lock:
+                statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=run, args=(calls[i::16],)) for i in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert statuses == [200] * 400 or sorted(set(statuses)) == [200], sorted(set(statuses))
+    lines = new_records(st, before)
+    assert len(lines) == 400, len(lines)
+    keys_recorded = {json.loads(l)["key"] for l in lines}
+    assert keys_recorded == {iss.key for iss in issued}

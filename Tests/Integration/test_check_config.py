@@ -160,3 +160,32 @@ def test_the_shipped_unit_gives_the_documented_records_path_a_writable_home():
     readme = (helpers.ROOT / "README.md").read_text()
     paths = set(re.findall(r'records = "([^"]+)"', readme))
     assert paths and all(p.startswith("/var/lib/upsign/") for p in paths), paths
+
+
+@pytest.mark.parametrize("case", ["missing", "short", "unbound-allowed", "bad-ca"])
+def test_callback_binding_and_key_trust_are_checked(tmp_path, case):
+    """A profile with a callback needs a binding secret of 32+ characters; accepting unbound
+    callbacks is a warning; a ca_file must hold PEM certificates."""
+    prof = helpers.profile(format="native", extensions=None, content_types=None)
+    text = helpers.toml_text(dict(helpers.STANDARD_SERVER, default_profile="a"), {"a": prof})
+    text += '\n[profiles.a.callback]\nurl = "https://app.example.com/cb"\nbody = \'{"object":${object}}\'\n'
+    secret = tmp_path / "binding.key"
+    secret.write_text(("short" if case == "short" else "s" * 64) + "\n")
+    if case != "missing":
+        text += f'\n[callback]\nbinding_secret = "{secret}"\n'
+    if case == "unbound-allowed":
+        text += "require_binding = false\n"
+    if case == "bad-ca":
+        (tmp_path / "ca.pem").write_text("not a certificate\n")
+        text += f'ca_file = "{tmp_path / "ca.pem"}"\n'
+    cfg = tmp_path / "upsign.toml"
+    cfg.write_text(text)
+    proc = check(cfg)
+    lines = problem_lines(proc)
+    if case == "unbound-allowed":
+        assert proc.returncode == 0, lines
+        assert any(l.startswith("warning: callback.require_binding = false") for l in lines), lines
+    else:
+        field = "callback.ca_file" if case == "bad-ca" else "callback.binding_secret"
+        assert proc.returncode == 1, lines
+        assert [l for l in lines if l.startswith(field + ": ")], lines

@@ -74,8 +74,13 @@ def secret_forms(secret: str) -> dict[str, bytes]:
     return {k: v for k, v in forms.items() if len(v) >= 12}
 
 
+# The callback binding secret: signs every callback's proof; never sent anywhere either.
+BINDING_SECRET = "itestSweepBindingSecret0123456789abcdefABCDEF"
+SWEPT_SECRETS = ALL_SECRETS + (BINDING_SECRET,)
+
+
 class Scanner:
-    def __init__(self, secrets=ALL_SECRETS):
+    def __init__(self, secrets=SWEPT_SECRETS):
         self.forms = [(f"secret #{i + 1} {name}", needle)
                       for i, sec in enumerate(secrets) for name, needle in secret_forms(sec).items()]
         self.regex = re.compile(b"|".join(re.escape(n) for _, n in self.forms))
@@ -172,11 +177,17 @@ def write_sweep_config(d: Path, pub_pem: Path) -> Path:
     creds.write_text(json.dumps({"AccessKeyId": FILE_AKID, "AccessKeySecret": FILE_SECRET,
                                  "SecurityToken": FILE_TOKEN, "Expiration": expiration}))
     creds.chmod(0o600)
+    binding = d / "binding.key"
+    binding.write_text(BINDING_SECRET + "\n")
+    binding.chmod(0o600)
     tv = helpers._toml_value
     text = helpers.toml_text(SERVER, sweep_profiles(creds))
     text += ("\n[profiles.cb.callback]\n"
              f'url = "https://app.example.com/upload/callback"\nbody = {tv(CALLBACK_BODY)}\n'
              "\n[callback]\n"
+             f"binding_secret = {tv(str(binding))}\n"
+             # The sweep's own signed callbacks are unbound; bound ones are still checked.
+             "require_binding = false\n"
              f"public_key_file = {tv(str(pub_pem))}\n"
              f"records = {tv(str(d / 'records.jsonl'))}\n"
              'response = "{\\"ok\\":true,\\"key\\":\\"${object}\\"}"\n')
@@ -478,7 +489,7 @@ def _record(sw: Sweep) -> None:
     rows = [f"secret sweep: {res.sent:,} answers to {REQUESTS:,} requests in {sw.seconds:.1f} s "
             f"({res.sent / sw.seconds:,.0f}/s, {CONNECTIONS} connections, client CPU {res.client_cpu:.1f} s); "
             f"{sw.scanner.scanned_bytes:,} bytes scanned "
-            f"for {len(sw.scanner.forms)} forms of {len(ALL_SECRETS)} secrets; worker log {sw.worker_log_lines:,} lines",
+            f"for {len(sw.scanner.forms)} forms of {len(SWEPT_SECRETS)} secrets; worker log {sw.worker_log_lines:,} lines",
             f"{'shape':<42} {'sent':>6}  statuses"]
     for s, c in zip(res.shapes, res.statuses):
         rows.append(f"{s.name[:42]:<42} {sum(c.values()):>6}  "

@@ -251,6 +251,8 @@ struct PolicyHardeningTests {
             [profiles.a.callback]
             url = "https://app.example.com/cb"
             body = '{"object":${object},"user":${x:user}}'
+            [callback]
+            binding_secret = "/etc/upsign/callback-binding.key"
             """
         let found = problems(toml)
         #expect(found.count == 1 && found[0].hasPrefix("profiles.a.formats: ") && found[0].contains("x:"), "\(found)")
