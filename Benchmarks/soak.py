@@ -196,7 +196,12 @@ def callback_shapes(key: Path, other_key: Path) -> list[Shape]:
         auth = openssl_sign(with_key, string_to_sign(path, body if sign_body is None else sign_body))
         return Shape(name, "POST", path, {"Content-Type": ctype, "Authorization": auth}, body, frozenset(expect))
 
+    # A token for another object (the MAC is zeros): the binding check runs and refuses it.
+    forged_bind = (b'{"object":"uploads/soak-user/x.jpg","upsign_bind":"1.4102444800.e.736f616b2d75736572.'
+                   + b"0" * 64 + b'","upsign_bucket":"examplebucket","upsign_object":"uploads/soak-user/x.jpg"}')
+
     return [
+        signed("callback forged binding", forged_bind, expect=(403,)),
         signed("callback signed JSON", good_json),
         signed("callback signed form", good_form, "application/x-www-form-urlencoded"),
         signed("callback other key", good_json, with_key=other_key, expect=(403,)),
@@ -568,9 +573,15 @@ def soak(a, run: Path, stack: Stack) -> bool:
         subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True,
                        capture_output=True)
         config = run / "upsign.toml"
+        binding = run / "binding.key"
+        binding.write_text("soak-binding-secret-" + "0123456789abcdef" * 3 + "\n")
+        binding.chmod(0o600)
         records = str(run / "records.jsonl")
         config.write_text(DEMO_CONFIG.read_text() + (
-            "\n# Added by Benchmarks/soak.py --asan: the callback route with a pinned key.\n[callback]\n"
+            "\n# Added by Benchmarks/soak.py --asan: the callback route with a pinned key; the soak's\n"
+            "# signed callbacks are unbound (no policy issued them), so unbound ones are accepted\n"
+            "# while bound ones are still checked.\n[callback]\n"
+            f'binding_secret = "{binding}"\nrequire_binding = false\n'
             f'public_key_file = "{pub}"\nrecords = "{records}"\n'
             'response = "{\\"ok\\":true,\\"key\\":\\"${object}\\",\\"size\\":\\"${size}\\"}"\n'))
         shapes = shapes + invalid_shapes() + callback_shapes(key, other)
