@@ -99,9 +99,15 @@ struct Serve: ParsableCommand {
 
         // Requests read the application through `current`: SIGHUP replaces it whole, and a request
         // in flight finishes with the one it started with.
-        let application = Reloadable(try Self.application(configuration, credentials: credentials, metrics: metrics, logger: logger))
-        CredentialWatcher.start({ application.current.credentials }, logger: logger)
         let threadCount = threads ?? configuration.server.threads ?? FastCGIServer.defaultThreads
+        let eventLoops = ProcessEnvironment.current()["UPSIGN_EVENT_LOOPS"].flatMap { Int($0) }.map { min(max($0, 1), threadCount) }
+        // Key fetches hold blocking-pool threads (up to the fetch timeout): at most half the pool,
+        // so callbacks with a cached key are still answered while fetches hang.
+        let poolThreads = threadCount - FastCGIServer.Configuration(socket: socket, threads: threadCount, maxBody: 0, eventLoops: eventLoops).loopCount
+        let fetchLimit = max(1, min(PublicKeyStore.Limits().maxFetches, poolThreads / 2))
+        let application = Reloadable(try Self.application(
+            configuration, credentials: credentials, metrics: metrics, logger: logger, maxKeyFetches: fetchLimit))
+        CredentialWatcher.start({ application.current.credentials }, logger: logger)
         let allowedPeers: PeerAllowList?
         do {
             allowedPeers = try PeerAllowList.from(environment: ProcessEnvironment.current())
@@ -121,8 +127,7 @@ struct Serve: ParsableCommand {
         let serverConfiguration = FastCGIServer.Configuration(
             socket: socket, threads: threadCount, maxConnections: descriptors.connections, maxBody: configuration.server.maxBody,
             requestTimeoutSeconds: requestTimeout ?? configuration.server.requestTimeout,
-            eventLoops: ProcessEnvironment.current()["UPSIGN_EVENT_LOOPS"].flatMap { Int($0) }.map { min(max($0, 1), threadCount) },
-            allowedPeers: allowedPeers)
+            eventLoops: eventLoops, allowedPeers: allowedPeers)
         let server = try FastCGIServer(
             configuration: serverConfiguration,
             report: { message in logger.warning("worker", metadata: ["event": .string(message)]) },
@@ -235,7 +240,9 @@ struct Serve: ParsableCommand {
         }
         let next: Application
         do {
-            next = try Self.application(configuration, credentials: credentials, metrics: metrics, logger: logger)
+            next = try Self.application(
+                configuration, credentials: credentials, metrics: metrics, logger: logger,
+                maxKeyFetches: running.publicKeys.limits.maxFetches)
         } catch {
             logger.error("configuration reload refused; the running configuration stays")
             return false
@@ -257,7 +264,8 @@ struct Serve: ParsableCommand {
     /// The application with its real clock, randomness, key fetcher and record file; a bad
     /// pinned callback key is a configuration error (exit 78).
     static func application(
-        _ configuration: Configuration, credentials: CredentialStore, metrics: ServiceMetrics?, logger: Logger
+        _ configuration: Configuration, credentials: CredentialStore, metrics: ServiceMetrics?, logger: Logger,
+        maxKeyFetches: Int = PublicKeyStore.Limits().maxFetches
     ) throws -> Application {
         let pinnedKey: PublicKey?
         switch configuration.pinnedCallbackKey() {
@@ -275,9 +283,12 @@ struct Serve: ParsableCommand {
             logger.critical("configuration error", metadata: ["config.field": "callback.ca_file", "config.problem": .string("\(caFile) is not readable")])
             throw ExitCode(78)
         }
-        let publicKeys = PublicKeyStore(pinned: pinnedKey) { url in
-            HTTPFetcher.get(url, caFile: caFile, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
-        }
+        let publicKeys = PublicKeyStore(
+            pinned: pinnedKey,
+            fetch: { url in
+                HTTPFetcher.get(url, caFile: caFile, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
+            },
+            limits: PublicKeyStore.Limits(maxFetches: maxKeyFetches))
         let binding: CallbackBinding?
         switch configuration.callbackBinding(environment: ProcessEnvironment.current()) {
         case .success(let b): binding = b
