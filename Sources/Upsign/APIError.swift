@@ -106,6 +106,16 @@ public struct APIError: Error, Sendable, Equatable {
     /// 502 `key_fetch_failed`: the public key could not be fetched or read.
     public static let keyFetchFailed = APIError(
         status: 502, code: "key_fetch_failed", message: "the callback's public key could not be fetched")
+    /// 502 `forward_failed`: the application a verified upload is forwarded to did not take it (`why` names no
+    /// URL). Nothing is remembered as delivered: a resend is delivered.
+    public static func forwardFailed(_ why: String) -> APIError {
+        APIError(status: 502, code: "forward_failed", message: "the upload could not be delivered: \(why)")
+    }
+
+    /// 504 `forward_timeout`: the application a verified upload is forwarded to did not answer in time.
+    public static let forwardTimedOut = APIError(
+        status: 504, code: "forward_timeout", message: "the upload could not be delivered: the application did not answer in time")
+
     /// 503 `record_failed`: a verified upload could not be recorded.
     public static let recordFailed = APIError(status: 503, code: "record_failed", message: "the upload could not be recorded")
     /// 500 `internal_error`: only for faults of the machine (no randomness), never for input.

@@ -76,6 +76,9 @@ extension Application {
             logger.warning("callback refused: not bound to an upload issued here", metadata: ["reason": .string(refusal.description)])
             return .failure(.callbackNotBound(refusal.description))
         }
+        if let relay {
+            return forward(values, through: relay)
+        }
         if let records {
             switch records.append(Self.record(values, at: clock())) {
             case .failure(let e):
@@ -90,6 +93,28 @@ extension Application {
             }
         }
         return .success(Self.render(configuration.callback.response, values))
+    }
+
+    /// Posts the verified upload to the application and answers what it answered; a resend of
+    /// an upload it already answered gets the same answer without asking it again.
+    func forward(_ values: [(String, String)], through relay: UploadRelay) -> Result<[UInt8], APIError> {
+        let record = Self.record(values, at: clock())
+        let id = UploadRelay.uploadID(record: record, token: values.first(where: { $0.0 == CallbackBinding.tokenMember })?.1)
+        switch relay.deliver(id: id, body: UploadRelay.body(record: record, id: id)) {
+        case .success(let (answer, repeated)):
+            if repeated { logger.notice("callback of an upload already delivered: answered as before", metadata: ["upload.id": .string(id)]) }
+            return .success(answer)
+        case .failure(let failure):
+            logger.error("callback verified but not delivered", metadata: [
+                "upload.id": .string(id), "forward": .string(relay.target.description), "error": .string(failure.description),
+            ])
+            switch failure {
+            case .timedOut: return .failure(.forwardTimedOut)
+            case .unreachable: return .failure(.forwardFailed("the application could not be reached"))
+            case .refused(let status): return .failure(.forwardFailed("the application answered HTTP \(status)"))
+            case .invalidAnswer(let why): return .failure(.forwardFailed("the application's answer is \(why)"))
+            }
+        }
     }
 
     /// The upload a callback's binding proves upsign issued; nil for a callback without one when

@@ -25,6 +25,8 @@ public struct Application: Sendable {
     public let publicKeys: PublicKeyStore
     /// Where verified uploads are recorded, if configured.
     public let records: RecordLog?
+    /// Where verified uploads are posted instead, if configured (`[callback] forward`).
+    public let relay: UploadRelay?
     /// Binds each signed callback to its upload, and checks the binding on `/callback`.
     public let binding: CallbackBinding?
     /// Counters and histograms served at `{base_path}/metrics`; nil answers that route 404.
@@ -51,8 +53,9 @@ public struct Application: Sendable {
         clock: @escaping @Sendable () -> Timestamp, uuid: @escaping @Sendable () -> String?, logger: Logger,
         publicKeys: PublicKeyStore = PublicKeyStore(), records: RecordLog? = nil,
         metrics: ServiceMetrics? = nil, monotonicNanoseconds: @escaping @Sendable () -> UInt64 = { 0 },
-        requestLog: (any RequestLog)? = nil, binding: CallbackBinding? = nil
+        requestLog: (any RequestLog)? = nil, binding: CallbackBinding? = nil, relay: UploadRelay? = nil
     ) {
+        self.relay = relay
         self.binding = binding
         self.requestLog = requestLog ?? LoggerRequestLog(logger)
         self.metrics = configuration.server.metrics ? metrics : nil
@@ -141,7 +144,8 @@ public struct Application: Sendable {
     }
 
     /// Whether answering `request` may wait on the network or a disk: a callback (its public key
-    /// may have to be fetched, up to 5 s, and verified uploads are appended to the records file).
+    /// may have to be fetched, up to 5 s, and verified uploads are appended to the records file
+    /// or posted to the application).
     /// The server answers such requests off its event loops.
     public func mayBlock(_ request: CGIRequest) -> Bool {
         request.path == callbackPath

@@ -87,10 +87,25 @@ extension Configuration {
         if let secret = callback.bindingSecret, Self.isUnresolvedSystemdCredential(secret, environment) {
             notes.append("callback.binding_secret: \(secret) is not checked here; systemd sets CREDENTIALS_DIRECTORY when it starts the service")
         }
+        if let forward = callback.forward {
+            if let socket = forward.unixSocket, access(socket, F_OK) != 0 {
+                notes.append("callback.forward: \(socket) does not exist yet; verified callbacks get 502 forward_failed until the application listens there")
+            }
+            if forward.unixSocket == nil, forward.url.hasPrefix("http://"), !Self.isLoopbackURL(forward.url) {
+                notes.append("callback.forward: \(forward.url) is plain HTTP to another host: uploads travel in the clear, and whoever can post to that URL can add records; prefer a unix socket, loopback or https")
+            }
+        }
         if !callback.requireBinding {
             notes.append("callback.require_binding = false: /callback accepts OSS-signed callbacks that no upload issued here asked for (anyone with an Aliyun account can send one); keep it only for an endpoint that also serves other systems' callbacks")
         }
         return notes
+    }
+
+    /// True for an `http://` URL whose host is `localhost`, `127.x.x.x` or `[::1]`.
+    static func isLoopbackURL(_ url: String) -> Bool {
+        let authority = url.dropFirst("http://".count).prefix { $0 != "/" }
+        let host = authority.hasPrefix("[") ? String(authority.prefix { $0 != "]" }) + "]" : String(authority.prefix { $0 != ":" })
+        return host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     private static func directory(of path: String) -> String {

@@ -71,6 +71,14 @@ private struct TableReader {
         return b
     }
 
+    /// A number written as an integer or a decimal (`3` or `2.5`).
+    mutating func number(_ table: TOMLTable, _ key: String, _ path: String) -> Double? {
+        guard let value = table[key] else { return nil }
+        if let n = value.int { return Double(n) }
+        guard let d = value.double, d.isFinite else { problem("\(path).\(key)", "must be a number"); return nil }
+        return d
+    }
+
     mutating func strings(_ table: TOMLTable, _ key: String, _ path: String) -> [String]? {
         guard let value = table[key] else { return nil }
         guard let array = value.array else { problem("\(path).\(key)", "must be an array of strings"); return nil }
@@ -139,7 +147,9 @@ private struct TableReader {
 
     mutating func callbackSettings(_ t: TOMLTable) -> CallbackSettings {
         let path = "callback"
-        checkKeys(t, path, allowed: ["public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding"])
+        checkKeys(t, path, allowed: ["public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding",
+            "forward", "forward_timeout",
+        ])
         var c = CallbackSettings()
         if let prefixes = strings(t, "public_key_url_prefixes", path) {
             for (i, p) in prefixes.enumerated() where !Self.isHTTPURL(p) || !p.dropFirst(8).contains("/") {
@@ -172,6 +182,25 @@ private struct TableReader {
         if let on = bool(t, "require_binding", path) { c.requireBinding = on }
         if let response = string(t, "response", path) {
             if response.utf8.count > 1 << 20 { problem("\(path).response", "must be at most 1 MB") } else { c.response = response }
+        }
+        if let forward = string(t, "forward", path) {
+            switch ForwardTarget.parse(forward) {
+            case .success(let target): c.forward = target
+            case .failure(let e): for p in e.problems { problem(p.path, p.message) }
+            }
+            if t["records"] != nil {
+                problem("\(path).forward", "records and forward exclude each other: verified uploads go to the records file or to the application")
+            }
+            if t["response"] != nil {
+                problem("\(path).response", "not used with forward: the application's answer is the callback's")
+            }
+        }
+        if let seconds = number(t, "forward_timeout", path) {
+            if CallbackSettings.forwardTimeoutRange.contains(seconds) {
+                c.forwardTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
+            } else {
+                problem("\(path).forward_timeout", "must be between 0.1 and 4.5 seconds: OSS waits 5 s for the whole callback")
+            }
         }
         return c
     }

@@ -72,6 +72,14 @@ public struct CallbackSettings: Sendable {
     public var publicKeyFile: String?
     /// The JSON-lines file verified uploads are appended to.
     public var records: String?
+    /// Where verified uploads are posted instead (`UploadRelay`); the application's answer is
+    /// then the callback's. Not with `records` or `response`.
+    public var forward: ForwardTarget?
+    /// How long a forwarded upload may wait for the application's answer (default 3 s, at
+    /// most 4.5 s: OSS waits 5 s for the whole callback).
+    public var forwardTimeout: Duration = .seconds(3)
+    /// The range `forward_timeout` must be in.
+    public static let forwardTimeoutRange: ClosedRange<Double> = 0.1...4.5
     /// The JSON answered to OSS (and relayed to the uploader), with `${name}` variables.
     public var response = #"{"ok":true}"#
     /// The file of secrets that bind each signed callback to its upload (`CallbackBinding`);

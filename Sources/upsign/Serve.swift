@@ -242,7 +242,7 @@ struct Serve: ParsableCommand {
         do {
             next = try Self.application(
                 configuration, credentials: credentials, metrics: metrics, logger: logger,
-                maxKeyFetches: running.publicKeys.limits.maxFetches)
+                maxKeyFetches: running.publicKeys.limits.maxFetches, running: running.relay)
         } catch {
             logger.error("configuration reload refused; the running configuration stays")
             return false
@@ -265,7 +265,7 @@ struct Serve: ParsableCommand {
     /// pinned callback key is a configuration error (exit 78).
     static func application(
         _ configuration: Configuration, credentials: CredentialStore, metrics: ServiceMetrics?, logger: Logger,
-        maxKeyFetches: Int = PublicKeyStore.Limits().maxFetches
+        maxKeyFetches: Int = PublicKeyStore.Limits().maxFetches, running: UploadRelay? = nil
     ) throws -> Application {
         let pinnedKey: PublicKey?
         switch configuration.pinnedCallbackKey() {
@@ -303,6 +303,23 @@ struct Serve: ParsableCommand {
             clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
             publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) },
             metrics: metrics, monotonicNanoseconds: Runtime.monotonicNanoseconds,
-            requestLog: JSONRequestLog(logLevel: logger.logLevel), binding: binding)
+            requestLog: JSONRequestLog(logLevel: logger.logLevel), binding: binding,
+            relay: relay(configuration.callback, running: running))
+    }
+
+    /// The relay to `[callback] forward`, if set: the running one when a reload keeps its target
+    /// and timeout (so the answers it remembers stay), else a new one posting through libcurl.
+    static func relay(_ settings: CallbackSettings, running: UploadRelay?) -> UploadRelay? {
+        guard let target = settings.forward else { return nil }
+        if let running, running.target == target, running.timeout == settings.forwardTimeout { return running }
+        let milliseconds = Int(settings.forwardTimeout.components.seconds * 1000 + settings.forwardTimeout.components.attoseconds / 1_000_000_000_000_000)
+        return UploadRelay(target: target, timeout: settings.forwardTimeout) { body, headers in
+            HTTPFetcher.post(
+                target.url, unixSocket: target.unixSocket, body: body, headers: headers,
+                timeoutMilliseconds: milliseconds, maxBytes: UploadRelay.maxAnswerBytes
+            )
+            .map { UploadRelay.Answer(status: $0.status, body: $0.body) }
+            .mapError { UploadRelay.Unanswered(description: $0.description, timedOut: $0.timedOut) }
+        }
     }
 }

@@ -113,19 +113,23 @@ KEY_PREFIX_PATH = "/ossk/"       # the allow-listed part of the key server
 BINDING_SECRET = "itest-callback-binding-" + "5" * 40
 
 
-def config_text(*, records: Path, prefixes: list[str], public_key_file: str | None = None,
+def config_text(*, records: Path | None, prefixes: list[str], public_key_file: str | None = None,
                 server: dict = SERVER, profiles: dict = PROFILES, callbacks: dict = CALLBACKS,
                 response: str | None = RESPONSE, callback_section: bool = True,
-                require_binding: bool = True, ca_file: Path | None = None) -> str:
-    """The test configuration. Its binding secret is written next to `records`. Stacks whose
+                require_binding: bool = True, ca_file: Path | None = None,
+                forward: str | None = None, forward_timeout: float | str | None = None,
+                secret_dir: Path | None = None) -> str:
+    """The test configuration. Its binding secret is written next to `records` (into
+    `secret_dir` when given, which a config without records needs). Stacks whose
     tests send callbacks no policy issued (OSS signature, key fetching) set require_binding
-    False; the binding tests keep the default."""
+    False; the binding tests keep the default. `records` None writes no `records =` line;
+    `forward` / `forward_timeout` (test_callback_forward.py) add those keys after it."""
     tv = helpers._toml_value
     text = helpers.toml_text(server, profiles)
     for name, cb in callbacks.items():
         text += f"\n[profiles.{name}.callback]\n" + "".join(f"{k} = {tv(v)}\n" for k, v in cb.items())
     if callback_section:
-        secret = Path(records).parent / "binding.key"
+        secret = Path(secret_dir if secret_dir is not None else Path(records).parent) / "binding.key"
         secret.parent.mkdir(parents=True, exist_ok=True)
         secret.write_text(BINDING_SECRET + "\n")
         secret.chmod(0o600)
@@ -138,7 +142,13 @@ def config_text(*, records: Path, prefixes: list[str], public_key_file: str | No
             text += f"ca_file = {tv(str(ca_file))}\n"
         if public_key_file is not None:
             text += f"public_key_file = {tv(public_key_file)}\n"
-        text += f"records = {tv(str(records))}\n"
+        if records is not None:
+            text += f"records = {tv(str(records))}\n"
+        if forward is not None:
+            text += f"forward = {tv(forward)}\n"
+        if forward_timeout is not None:
+            text += "forward_timeout = " + (repr(forward_timeout) if isinstance(forward_timeout, float)
+                                            else tv(forward_timeout)) + "\n"
         if response is not None:
             text += f"response = {tv(response)}\n"
     import tomllib
@@ -220,11 +230,19 @@ def keyserver_redirect(keyserver, outside):
     return keyserver
 
 
-def _write_stack_config(name: str, keyserver, dead_port, **kw) -> tuple[Path, Path]:
+def _write_stack_config(name: str, keyserver, dead_port, *, with_records: bool = True,
+                        **kw) -> tuple[Path, Path | None]:
+    """The stack's config in a scratch directory, and its records file (None, and no
+    `records =` line, when `with_records` is False: the binding secret then sits in
+    `records/` all the same)."""
     d = helpers.scratch_dir(f"uscb{name}")
     records = d / "records" / "uploads.jsonl"
     records.parent.mkdir()
-    records.write_bytes(b"")
+    if with_records:
+        records.write_bytes(b"")
+    else:
+        kw.setdefault("secret_dir", records.parent)
+        records = None
     prefixes = [keyserver.url(KEY_PREFIX_PATH), f"http://127.0.0.1:{dead_port}{KEY_PREFIX_PATH}"]
     cfg = d / "upsign.toml"
     kw.setdefault("ca_file", getattr(keyserver, "ca_file", None))
