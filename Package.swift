@@ -21,6 +21,8 @@ let package = Package(
 
         // Values of which each thread has its own copy (no lock on the request path).
         .target(name: "PerThread"),
+        // Byte classes of ASCII text (digits, letters, printable, hex), each rule written once.
+        .target(name: "ASCIIText"),
         // Swift over COpenSSL: HMAC, digests, base64, hex, constant-time compare, random bytes.
         .target(name: "Crypto", dependencies: ["COpenSSL", "PerThread"]),
         // Flat JSON: a strict reader for request bodies and credential files, an escaping writer.
@@ -28,7 +30,7 @@ let package = Package(
         // The pure signing core: policy documents, conditions, key templates, store signers.
         .target(name: "PostPolicy", dependencies: ["Crypto", "JSONText", "PerThread"]),
         // CGI request/response values shared by the FastCGI loop and the application.
-        .target(name: "CGI"),
+        .target(name: "CGI", dependencies: ["ASCIIText"]),
         // Small bounded HTTP(S) GETs through libcurl (OSS callback public keys).
         .target(name: "HTTPFetch", dependencies: ["CCurl"]),
         // The libfcgi responder loop: listener, worker threads, shutdown.
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "Upsign",
             dependencies: [
-                "CGI", "Crypto", "JSONText", "LogLines", "PostPolicy", "PerThread",
+                "ASCIIText", "CGI", "Crypto", "JSONText", "LogLines", "PostPolicy", "PerThread",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -58,6 +60,7 @@ let package = Package(
         // The signing-core micro-benchmark (Benchmarks/signing.sh runs it in release).
         .executableTarget(name: "upsign-bench", dependencies: ["PostPolicy", "Crypto"], path: "Benchmarks/SigningCore"),
 
+        .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "CGITests", dependencies: ["CGI"]),
         .testTarget(name: "PerThreadTests", dependencies: ["PerThread"]),

@@ -231,22 +231,21 @@ public final class CredentialStore: Sendable {
         return dir + "/" + path.dropFirst(credentialsDirectoryPrefix.count)
     }
 
-    /// `OSS_ACCESS_KEY_ID`/`OSS_ACCESS_KEY_SECRET`/`OSS_SESSION_TOKEN`, falling back as a pair to
-    /// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`ALIBABA_CLOUD_ACCESS_KEY_SECRET`/`ALIBABA_CLOUD_SECURITY_TOKEN`.
+    /// OSS's variables (`Store.aliyunOSS.environment`): the first pair present wins, the token
+    /// read with it (`OSS_*`, then the Alibaba Cloud tool's `ALIBABA_CLOUD_*`).
     static func fromEnvironment(_ env: [String: String]) -> Result<Credentials, LoadError> {
         func value(_ name: String) -> String? {
             guard let v = env[name], !v.isEmpty else { return nil }
             return v
         }
-        for (id, secret, token) in [
-            ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN"),
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN"),
-        ] {
-            if let i = value(id), let s = value(secret) {
-                return validated(Credentials(accessKeyId: i, secret: Secret(s), securityToken: value(token)), source: "environment (\(id))")
+        let names = Store.aliyunOSS.environment
+        for v in names {
+            if let i = value(v.accessKeyId), let s = value(v.secret) {
+                return validated(Credentials(accessKeyId: i, secret: Secret(s), securityToken: v.token.flatMap(value)), source: "environment (\(v.accessKeyId))")
             }
         }
-        return .failure(LoadError(description: "no credentials in the environment: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)"))
+        let pairs = names.map { "\($0.accessKeyId) and \($0.secret)" }
+        return .failure(LoadError(description: "no credentials in the environment: set \(pairs[0])" + pairs.dropFirst().map { " (or \($0))" }.joined()))
     }
 
     /// A credentials file (`CredentialsFile`), readable by its owner only.

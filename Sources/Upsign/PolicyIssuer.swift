@@ -16,10 +16,17 @@ public final class PolicyIssuer: Sendable {
     /// once, not per request.
     let storeTypeLimit: [String]
     let storeRefusedTypes: [String]
+    /// Why the profile may not answer each shape it may not (`Profile.problem(answering:)`),
+    /// decided once: the configuration reader already refused such a profile, and a `Profile`
+    /// built in code is held to the same rules here without checking them per request.
+    let refusedShapes: [ResponseFormat: String]
 
     /// Creates an issuer for `profile`.
     public init(profile: Profile) {
         self.profile = profile
+        var refused: [ResponseFormat: String] = [:]
+        for f in ResponseFormat.allCases { refused[f] = profile.problem(answering: f) }
+        refusedShapes = refused
         storeTypeLimit = ContentType.storeLimit(profile.contentTypes)
         // Never no limit at all: also when every listed family held only active types.
         storeRefusedTypes = storeTypeLimit.isEmpty ? ContentType.active : []
@@ -74,7 +81,7 @@ public final class PolicyIssuer: Sendable {
         guard profile.formats.isEmpty || profile.formats.contains(format) else {
             return .failure(.invalidRequest("format \(format.rawValue) is not offered by this profile; offered: " + profile.formats.map(\.rawValue).joined(separator: ", ")))
         }
-        if let why = profile.problem(answering: format) {
+        if let why = refusedShapes[format] {
             return .failure(.invalidRequest(why))
         }
         let ext: String
@@ -99,7 +106,7 @@ public final class PolicyIssuer: Sendable {
         var status: Int?
         var pinned: [SignedPostForm.Field] = []
         if format.handsOverFields {
-            if profile.provider.vocabulary.hasStandardFields {
+            if profile.provider.store.vocabulary.hasStandardFields {
                 let type = p.contentType ?? ContentType.forExtension(ext)
                 guard profile.allows(contentType: type) else {
                     return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
@@ -110,7 +117,7 @@ public final class PolicyIssuer: Sendable {
                 // against mimeLimit, which takes a list (see below).
                 contentType = p.contentType
             }
-            status = profile.provider.vocabulary.hasStandardFields ? profile.pins.successActionStatus : nil
+            status = profile.provider.store.vocabulary.hasStandardFields ? profile.pins.successActionStatus : nil
             switch pinnedFields(p, ext: ext) {
             case .success(let f): pinned = f
             case .failure(let e): return .failure(e)
@@ -173,7 +180,7 @@ public final class PolicyIssuer: Sendable {
     /// The profile's further fields, named as its store names them, in a fixed order, and the
     /// client's metadata it lists.
     func pinnedFields(_ p: PolicyParameters, ext: String) -> Result<[SignedPostForm.Field], APIError> {
-        let names = profile.provider.vocabulary
+        let names = profile.provider.store.vocabulary
         var fields: [SignedPostForm.Field] = []
         if let cc = profile.pins.cacheControl { fields.append(.init("Cache-Control", cc)) }
         if let d = profile.pins.contentDisposition {
@@ -212,16 +219,8 @@ public final class PolicyIssuer: Sendable {
     /// credentials `generation`).
     public func signer(credentials: Credentials, keys: SigningKeyCache? = nil, generation: UInt64 = 0) -> any PostSigner {
         let cache = keys.map { (cache: $0, generation: generation) }
-        let region = profile.region ?? profile.provider.defaultRegion ?? ""
-        switch (profile.provider, profile.signature) {
-        case (.aliyunOSS, .v1): return OSSPostSignerV1(credentials: credentials)
-        case (.aliyunOSS, .v4): return OSSPostSignerV4(credentials: credentials, region: region, cache: cache)
-        case (.s3, _): return S3PostSignerV4(credentials: credentials, region: region, cache: cache)
-        case (.gcs, _): return GCSPostSignerV4(credentials: credentials, location: region, cache: cache)
-        case (.tencentCOS, _): return COSPostSigner(credentials: credentials)
-        case (.huaweiOBS, _): return OBSPostSigner(credentials: credentials)
-        case (.qiniu, _): return QiniuUploadTokenSigner(credentials: credentials)
-        }
+        let store = profile.provider.store
+        return store.makeSigner(credentials, profile.signature, profile.region ?? store.defaultRegion ?? "", cache)
     }
 
     /// Signs `upload` with `credentials`; the answer body in `format`.

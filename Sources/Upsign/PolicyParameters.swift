@@ -16,7 +16,7 @@ public struct PolicyParameters: Sendable, Equatable {
     public var format: ResponseFormat?
     /// The parameter prefixes that ask for user metadata: any store's own (a client written for
     /// one store keeps working against another) and the neutral `meta-`.
-    static let metaPrefixes = ["x-oss-meta-", "x-amz-meta-", "x-cos-meta-", "x-obs-meta-", "x-goog-meta-", "meta-"]
+    static let metaPrefixes = Provider.allCases.compactMap(\.store.vocabulary.metaPrefix) + ["meta-"]
 
     /// User metadata the client asks for (`x-oss-meta-NAME=value`, `x-amz-meta-NAME`, `meta-NAME`, ...),
     /// names lowercased without the prefix.

@@ -44,6 +44,17 @@ public struct Profile: Sendable {
     /// The tenants (values of `server.tenant_param`) that may use this profile; empty: everyone.
     public var apps: [String] = []
 
+    /// The key template when a profile names none.
+    public static let defaultKey = "uploads/{uuid}{ext}"
+    /// The largest upload when a profile names no `max_size` (1000 MiB).
+    public static let defaultMaxSize: Int64 = 1_048_576_000
+    /// A policy's lifetime when a profile names no `expires_in` (or `server.max_expires_in`
+    /// when that is shorter).
+    public static let defaultExpiresIn: Int64 = 600
+    /// The largest object a form upload can make (OSS's PostObject limit, 5 GB): the bound of
+    /// `min_size` and `max_size`.
+    public static let maxObjectSize: Int64 = 5 * 1024 * 1024 * 1024
+
     /// Form fields a profile pins besides key, size and content type; each is sent to the client
     /// and required by the policy.
     public struct Pins: Sendable {
@@ -94,12 +105,11 @@ public struct Profile: Sendable {
 
     /// Why this profile may not answer in `format`, or nil when it may. The one home of these
     /// rules: the configuration reader refuses a profile whose `format` or `formats` break one, and
-    /// `PolicyIssuer` refuses the request again, so a `Profile` built in code cannot reach a form
-    /// that pins less than the profile says.
+    /// `PolicyIssuer` works out once which shapes it refuses, so a `Profile` built in code cannot
+    /// reach a form that pins less than the profile says.
     public func problem(answering format: ResponseFormat) -> String? {
-        // Built only for an answer (this runs on every request).
-        var shape: String { "format \"\(format.rawValue)\"" }
-        if format.isAliyunOnly && provider != .aliyunOSS {
+        let shape = "format \"\(format.rawValue)\""
+        if format.isAliyunOnly && !provider.store.isAliyun {
             return "\(shape) answers Aliyun OSS clients; a \(provider.rawValue) profile answers native or uppy"
         }
         if format == .java && signature != .v1 {
