@@ -1,5 +1,6 @@
 import CGI
 import JSONText
+import PostPolicy
 
 /// What a client may say about the upload it wants a policy for. Everything else (bucket, key,
 /// limits) comes from the profile.
