@@ -23,26 +23,28 @@ let package = Package(
         .target(name: "PerThread"),
         // Byte classes of ASCII text (digits, letters, printable, hex), each rule written once.
         .target(name: "ASCIIText"),
+        // Whole reads and writes with the EINTR rule, and starting threads: the few system calls.
+        .target(name: "SystemCalls"),
         // Swift over COpenSSL: HMAC, digests, base64, hex, constant-time compare, random bytes.
         .target(name: "Crypto", dependencies: ["COpenSSL", "PerThread"]),
         // Flat JSON: a strict reader for request bodies and credential files, an escaping writer.
-        .target(name: "JSONText"),
+        .target(name: "JSONText", dependencies: ["ASCIIText"]),
         // The pure signing core: policy documents, conditions, key templates, store signers.
-        .target(name: "PostPolicy", dependencies: ["Crypto", "JSONText", "PerThread"]),
+        .target(name: "PostPolicy", dependencies: ["ASCIIText", "Crypto", "JSONText", "PerThread"]),
         // CGI request/response values shared by the FastCGI loop and the application.
         .target(name: "CGI", dependencies: ["ASCIIText"]),
         // Small bounded HTTP(S) GETs through libcurl (OSS callback public keys).
         .target(name: "HTTPFetch", dependencies: ["CCurl"]),
         // The libfcgi responder loop: listener, worker threads, shutdown.
-        .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI"]),
+        .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI", "SystemCalls"]),
         .target(
             name: "LogLines",
-            dependencies: ["JSONText", "PerThread", "PostPolicy", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["JSONText", "PerThread", "PostPolicy", "SystemCalls", .product(name: "Logging", package: "swift-log")]),
         // The application: configuration, credentials, profiles, routes, response formats.
         .target(
             name: "Upsign",
             dependencies: [
-                "ASCIIText", "CGI", "Crypto", "JSONText", "LogLines", "PostPolicy", "PerThread",
+                "ASCIIText", "CGI", "Crypto", "JSONText", "LogLines", "PostPolicy", "PerThread", "SystemCalls",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -61,13 +63,14 @@ let package = Package(
         .executableTarget(name: "upsign-bench", dependencies: ["PostPolicy", "Crypto"], path: "Benchmarks/SigningCore"),
 
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"]),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "PerThread"]),
         .testTarget(name: "CGITests", dependencies: ["CGI"]),
         .testTarget(name: "PerThreadTests", dependencies: ["PerThread"]),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "LogLinesTests", dependencies: ["LogLines", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
+        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto", "PerThread"]),
         .testTarget(
             name: "UpsignTests",
             dependencies: ["Upsign", "CGI", "PostPolicy", "Crypto", "JSONText", .product(name: "Logging", package: "swift-log")],

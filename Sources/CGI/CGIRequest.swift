@@ -1,3 +1,5 @@
+import ASCIIText
+
 /// One gateway request as a web server hands it over: CGI/FastCGI params and the request body.
 /// Everything is copied out of the transport, so the value outlives the connection.
 public struct CGIRequest: Sendable {
@@ -16,7 +18,7 @@ public struct CGIRequest: Sendable {
         /// unless it is 1-18 decimal digits. Every transport reads the body by this one rule.
         public static func declaredLength(_ contentLength: String?) -> Int? {
             guard let text = contentLength, !text.isEmpty else { return 0 }
-            guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            guard text.utf8.count <= 18, text.utf8.allSatisfy(ASCII.isDigit) else { return nil }
             return Int(text)
         }
     }

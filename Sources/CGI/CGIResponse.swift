@@ -1,3 +1,5 @@
+import ASCIIText
+
 /// A gateway response: a status, headers and a body, serialised as CGI output
 /// (`Status: 404 Not Found`, headers, a blank line, the body), which FastCGI carries unchanged.
 public struct CGIResponse: Sendable, Equatable {
@@ -36,7 +38,7 @@ public struct CGIResponse: Sendable, Equatable {
         out.reserveCapacity(body.count + 160)
         // Piece by piece: an interpolated string longer than 15 bytes is a heap allocation.
         out.append(contentsOf: "Status: ".utf8)
-        Self.appendDecimal(status, to: &out)
+        ASCII.appendDecimal(Int64(status), to: &out)
         out.append(0x20)
         out.append(contentsOf: HTTPStatus.reasonPhrase(status).utf8)
         out.append(contentsOf: "\r\n".utf8)
@@ -52,32 +54,9 @@ public struct CGIResponse: Sendable, Equatable {
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "Content-Length: ".utf8)
-        Self.appendDecimal(body.count, to: &out)
+        ASCII.appendDecimal(Int64(body.count), to: &out)
         out.append(contentsOf: "\r\n\r\n".utf8)
         if includeBody { out.append(contentsOf: body) }
         return out
-    }
-
-    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 {
-            out.append(UInt8(ascii: "-"))
-            appendDecimal(UInt(value.magnitude), to: &out)
-        } else {
-            appendDecimal(UInt(value), to: &out)
-        }
-    }
-
-    private static func appendDecimal(_ value: UInt, to out: inout [UInt8]) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        var n = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[23 - count] = UInt8(ascii: "0") + UInt8(n % 10)
-                n /= 10
-                count += 1
-            } while n > 0
-            out.append(contentsOf: d[(24 - count)...])
-        }
     }
 }

@@ -109,20 +109,12 @@ public enum HMAC {
         authenticationCode(.sha256, reusedKey: key, message: message)
     }
 
-    /// Drops every thread's kept contexts (each thread on its next MAC), so a secret that was
-    /// rotated out is not kept in memory by them. Call it when credentials change.
-    public static func forgetKeptKeys() {
-        keptKeysEpoch.add(1, ordering: .relaxed)
-    }
-
     private static let keyedContexts = PerThread<KeyedContexts> { KeyedContexts() }
-    /// Bumped by `forgetKeptKeys`; a thread whose contexts are from an older epoch drops them.
-    fileprivate static let keptKeysEpoch = Atomic<UInt64>(0)
 }
 
 /// One thread's keyed HMAC contexts, at most `capacity` (all are dropped when a new key would
 /// exceed it: keys change rarely, with a rotation or a new day), and all of them when
-/// `HMAC.forgetKeptKeys` is called.
+/// `KeyMaterialCaches.forgetAll()` is called.
 private final class KeyedContexts {
     struct Entry: Hashable {
         let algorithm: HMAC.Algorithm
@@ -142,7 +134,7 @@ private final class KeyedContexts {
     private var epoch: UInt64 = 0
 
     func context(_ algorithm: HMAC.Algorithm, key: [UInt8]) -> OpaquePointer {
-        let current = HMAC.keptKeysEpoch.load(ordering: .relaxed)
+        let current = KeyMaterialCaches.current
         if current != epoch {
             removeAll()
             epoch = current

@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import SystemCalls
 
 /// Threads for the work that may wait, so that it never stalls an event loop: a request the
 /// application says may block (an OSS callback whose public key may have to be fetched, up to
@@ -77,19 +78,7 @@ final class BlockingPool: @unchecked Sendable {
     }
 
     private func startThread() {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, stackSize)
-        defer { pthread_attr_destroy(&attributes) }
-        let context = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, &attributes, { raw in
-            let pool = Unmanaged<BlockingPool>.fromOpaque(raw!).takeRetainedValue()
-            pool.work()
-            return nil
-        }, context.toOpaque())
-        if rc != 0 {
-            context.release()
+        guard let thread = Threads.spawn(stackSize: stackSize, { self.work() }) else {
             // No thread: the job waits for one that exists, or for the next start.
             locked { started -= 1 }
             return

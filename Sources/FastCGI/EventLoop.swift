@@ -2,6 +2,7 @@ import CFastCGI
 import CGI
 import Glibc
 import Synchronization
+import SystemCalls
 
 /// One event-loop thread: it accepts connections on the shared listening socket, waits on all of
 /// its connections in one epoll instance, and answers each request inline as soon as the whole
@@ -274,7 +275,7 @@ final class EventLoop: @unchecked Sendable {
         startServing(c)
         busy.store(1, ordering: .relaxed)
         defer { busy.store(0, ordering: .relaxed) }
-        guard Descriptor.read(c.pointee.fd, exactly: start, into: peek),
+        guard FD.read(c.pointee.fd, exactly: start, into: peek),
             let reading = LibFCGIBridge.read(
                 start: UnsafeRawBufferPointer(rebasing: peek[..<start]), requestId: requestId, answeringOn: c.pointee.fd,
                 into: request)

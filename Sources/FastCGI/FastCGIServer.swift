@@ -2,6 +2,7 @@ import CFastCGI
 import CGI
 import Glibc
 import Synchronization
+import SystemCalls
 
 /// An event-driven libfcgi responder: a few event-loop threads (two per usable CPU by default,
 /// at most `threads`) share the listening socket; each waits on its connections in epoll and
@@ -121,20 +122,9 @@ public final class FastCGIServer: Sendable {
         core.configuration.socket.makeNonBlocking()
 
         var threads: [pthread_t] = []
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, core.configuration.stackSize)
-        defer { pthread_attr_destroy(&attributes) }
         for loop in core.loops {
-            let box = Unmanaged.passRetained(loop)
-            var thread = pthread_t()
-            let created = pthread_create(&thread, &attributes, { raw in
-                let loop = Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue()
-                loop.run()
-                return nil
-            }, box.toOpaque())
-            guard created == 0 else {
-                box.release()
+            var created: Int32 = 0
+            guard let thread = Threads.spawn(stackSize: core.configuration.stackSize, failure: &created, { loop.run() }) else {
                 beginShutdown()
                 for t in threads { pthread_join(t, nil) }
                 core.pool.stop()

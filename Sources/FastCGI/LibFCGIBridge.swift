@@ -1,6 +1,7 @@
 import CFastCGI
 import CGI
 import Glibc
+import SystemCalls
 
 /// libfcgi's part of each request: it reads the request's records from the connection (once
 /// `RequestArrival` has seen them all queued and sound) and writes the answer's records.
@@ -63,7 +64,7 @@ public enum LibFCGIBridge {
         guard memory >= 0 else { return nil }
         // The start, then an empty STDIN record: libfcgi sees a whole request with no body.
         let end: [UInt8] = [1, 5, UInt8(requestId >> 8), UInt8(requestId & 0xFF), 0, 0, 0, 0]
-        guard Descriptor.writeAll(memory, start), end.withUnsafeBytes({ Descriptor.writeAll(memory, $0) }), lseek(memory, 0, SEEK_SET) == 0 else {
+        guard FD.writeAll(memory, start), end.withUnsafeBytes({ FD.writeAll(memory, $0) }), lseek(memory, 0, SEEK_SET) == 0 else {
             Glibc.close(memory)
             return nil
         }

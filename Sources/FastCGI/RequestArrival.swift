@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import SystemCalls
 
 /// Whether a connection's next request has arrived: what is queued on the socket is peeked (not
 /// consumed) and its records checked (`RecordCheck`), so that libfcgi reads a request only once
@@ -42,12 +43,9 @@ enum RequestArrival {
     /// Looks at what is queued on `fd`, peeking into `buffer`.
     static func look(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, limits: Limits) -> Look {
         while true {
-            let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK | MSG_DONTWAIT))
+            let n = FD.retrying { recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
             if n == 0 { return .closed }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN || errno == EWOULDBLOCK ? .nothing : .closed
-            }
+            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? .nothing : .closed }
             let verdict = RecordCheck.inspect(
                 UnsafeRawBufferPointer(rebasing: buffer[..<n]), bodyLimit: limits.maxBody + 1,
                 maxConnections: limits.maxConnections)
@@ -62,7 +60,7 @@ enum RequestArrival {
             case .management(let length, let reply):
                 // Take the record off the socket, answer it (a few bytes: a peer with no room for
                 // them is not reading), and look again.
-                guard Descriptor.skip(fd, length, scratch: buffer), reply.withUnsafeBytes({ Descriptor.writeAll(fd, $0) }) else {
+                guard FD.skip(fd, length, scratch: buffer), reply.withUnsafeBytes({ FD.writeAll(fd, $0) }) else {
                     return .closed
                 }
             case .awaitingBody(let needed, let start, let declared):

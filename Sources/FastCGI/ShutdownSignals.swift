@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import SystemCalls
 
 /// The process's one owner of SIGTERM, SIGINT, SIGHUP and SIGUSR1.
 ///
@@ -29,23 +30,15 @@ public enum ShutdownSignals {
 
     /// Starts a thread that calls `onEvent` for each handled signal, forever.
     public static func startWaiter(_ onEvent: @escaping @Sendable (Event) -> Void) {
-        final class Box: @unchecked Sendable {
-            let onEvent: @Sendable (Event) -> Void
-            init(_ f: @escaping @Sendable (Event) -> Void) { onEvent = f }
-        }
-        let box = Unmanaged.passRetained(Box(onEvent))
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        Threads.spawn(detached: true) {
             var set = sigset_t()
             sigemptyset(&set)
             for s in ShutdownSignals.handled { sigaddset(&set, s) }
             while true {
                 var received: Int32 = 0
                 guard sigwait(&set, &received) == 0 else { continue }
-                box.onEvent(received == SIGHUP ? .reload : .terminate(signal: received))
+                onEvent(received == SIGHUP ? .reload : .terminate(signal: received))
             }
-        }, box.toOpaque())
-        pthread_detach(thread)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import SystemCalls
 
 /// Gives back the memory only start-up used. Reading the configuration (TOMLKit and Foundation),
 /// parsing arguments and loading libraries touch about 10 MiB of code and read-only data that no
@@ -12,11 +13,10 @@ public enum StartupTrim {
 
     /// Starts a detached thread that trims once, `delay` seconds from now.
     public static func schedule(afterSeconds delay: UInt32 = 3) {
-        var thread = pthread_t()
-        let context = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        context.initialize(to: delay)
-        pthread_create(&thread, nil, trimLater, context)
-        pthread_detach(thread)
+        Threads.spawn(detached: true) {
+            sleep(delay)
+            trimNow()
+        }
     }
 
     /// Advises `MADV_PAGEOUT` on every mapping of `/proc/self/maps` that is backed by a file and
@@ -66,13 +66,4 @@ public enum StartupTrim {
         /// Code or read-only data of a file (the binary, a shared library, a locale file).
         public var isReadOnlyFile: Bool { !permissions.contains("w") && path?.first == "/" }
     }
-}
-
-private func trimLater(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let delay = raw!.assumingMemoryBound(to: UInt32.self)
-    let seconds = delay.pointee
-    delay.deallocate()
-    sleep(seconds)
-    StartupTrim.trimNow()
-    return nil
 }

@@ -1,5 +1,6 @@
 import CFastCGI
 import Glibc
+import SystemCalls
 
 /// The body of a request answered without it (`CONTENT_LENGTH` over `max_body` or not a number,
 /// or a body too large for the socket queue to hold for checking): the answer is written at once,
@@ -37,29 +38,25 @@ enum UnreadBody {
     static func drop(_ fd: Int32, _ state: inout State, scratch: UnsafeMutableRawBufferPointer) -> Progress {
         while true {
             if state.skip > 0 {
-                let n = read(fd, scratch.baseAddress, min(state.skip, scratch.count))
+                let n = FD.retrying { read(fd, scratch.baseAddress, min(state.skip, scratch.count)) }
                 if n > 0 {
                     state.skip -= n
                     continue
                 }
-                if n < 0 && errno == EINTR { continue }
                 return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? .waiting : .closed
             }
             if state.last { return .finished }
             // A record header: looked at before it is taken, so a partial one stays queued.
             var header = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
-            let n = withUnsafeMutableBytes(of: &header) { recv(fd, $0.baseAddress, 8, Int32(MSG_PEEK | MSG_DONTWAIT)) }
+            let n = withUnsafeMutableBytes(of: &header) { h in FD.retrying { recv(fd, h.baseAddress, 8, Int32(MSG_PEEK | MSG_DONTWAIT)) } }
             if n == 0 { return .closed }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN || errno == EWOULDBLOCK ? .waiting : .closed
-            }
+            if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? .waiting : .closed }
             if n < 8 { return .waiting }
             let id = UInt16(header.2) << 8 | UInt16(header.3)
             guard header.0 == 1, header.1 == 5, id == state.requestId else {
                 return .refused("a record of type \(header.1) for request \(id) inside the body of request \(state.requestId)")
             }
-            guard Descriptor.skip(fd, 8, scratch: scratch) else { return .closed }
+            guard FD.skip(fd, 8, scratch: scratch) else { return .closed }
             let contentLength = Int(header.4) << 8 | Int(header.5)
             state.skip = contentLength + Int(header.6)
             state.last = contentLength == 0

@@ -1,3 +1,5 @@
+import ASCIIText
+
 /// Builds compact JSON text by appending into one UTF-8 buffer, keys in the order written.
 ///
 /// Used for policy documents and responses, where the byte-exact output matters (a policy is signed
@@ -73,20 +75,7 @@ public struct JSONWriter: Sendable {
     /// Writes an integer value.
     public mutating func integer(_ value: Int64) {
         separate()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        // Count the digits, make room, then fill them in from the least significant.
-        var magnitude = value.magnitude
-        var digits = 1
-        var rest = magnitude / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var i = start + digits - 1
-        while magnitude > 0 {
-            bytes[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-            i -= 1
-        }
+        ASCII.appendDecimal(value, to: &bytes)
         needsComma = true
     }
 

@@ -1,6 +1,7 @@
 import Glibc
 import PerThread
 import Synchronization
+import SystemCalls
 
 /// Writes log lines to a file descriptor in batches, from a thread of its own, so that a request
 /// does not pay a `write(2)` (and the wake-up of whoever reads the other end) for its log line.
@@ -70,21 +71,7 @@ public final class BatchedLineWriter: Sendable {
         }
         wake = .allocate(capacity: 1)
         sem_init(wake, 0, 0)
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, 128 * 1024)
-        let created = pthread_create(&thread, &attributes, { raw in
-            Unmanaged<BatchedLineWriter>.fromOpaque(raw!).takeRetainedValue().writeInBatches()
-            return nil
-        }, box.toOpaque())
-        pthread_attr_destroy(&attributes)
-        if created == 0 {
-            pthread_detach(thread)
-        } else {
-            box.release()
-        }
+        Threads.spawn(stackSize: 128 * 1024, detached: true) { [self] in writeInBatches() }
     }
 
     /// Appends `line` (which ends in a newline). `urgent`: written before this returns.
@@ -147,13 +134,8 @@ public final class BatchedLineWriter: Sendable {
 
     /// Writes all of `bytes` (dropping them if `fd` fails) and empties it, keeping a modest capacity.
     private func write(_ bytes: inout [UInt8]) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }  // nowhere to log to: the lines are lost, the requests go on
-            done += n
-        }
+        // Nowhere to log to: the lines are lost, the requests go on.
+        _ = FD.writeAll(fd, bytes)
         bytes.removeAll(keepingCapacity: bytes.capacity <= 64 * 1024)
     }
 }

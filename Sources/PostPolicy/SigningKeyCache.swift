@@ -30,6 +30,17 @@ public final class SigningKeyCache: Sendable {
     struct Keys {
         var all: [Key: Derived] = [:]
         var last: (id: Key, derived: Derived)?
+        /// The `KeyMaterialCaches` epoch the keys were derived in.
+        var epoch = KeyMaterialCaches.current
+
+        /// Empties the keys when credentials changed since they were derived.
+        mutating func dropIfStale() {
+            let current = KeyMaterialCaches.current
+            guard current != epoch else { return }
+            all.removeAll()
+            last = nil
+            epoch = current
+        }
     }
 
     private let keys = PerThread<Keys> { Keys() }
@@ -48,6 +59,7 @@ public final class SigningKeyCache: Sendable {
     public func derived(_ scheme: DerivedKeyScheme, credentials: Credentials, generation: UInt64, date: String, region: String) -> Derived {
         let id = Key(algorithm: scheme.algorithm, accessKeyId: credentials.accessKeyId, generation: generation, date: date, region: region)
         if let hit = keys.withValue({ cache -> Derived? in
+            cache.dropIfStale()
             if let last = cache.last, last.id == id { return last.derived }
             guard let derived = cache.all[id] else { return nil }
             cache.last = (id, derived)

@@ -1,3 +1,5 @@
+import ASCIIText
+
 /// An instant in whole seconds since 1970-01-01T00:00:00Z, with the UTC renderings that signed
 /// policies use. Pure arithmetic: no formatter objects, no time zones, no locale.
 public struct Timestamp: Sendable, Hashable, Comparable {
@@ -48,9 +50,9 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         let t = utc
         // Eight bytes: a small string, stored inline (no allocation).
         return String(unsafeUninitializedCapacity: 8) { out in
-            Self.put(t.year, width: 4, into: out, at: 0)
-            Self.put(t.month, width: 2, into: out, at: 4)
-            Self.put(t.day, width: 2, into: out, at: 6)
+            ASCII.writeDecimal(t.year, width: 4, into: out, at: 0)
+            ASCII.writeDecimal(t.month, width: 2, into: out, at: 4)
+            ASCII.writeDecimal(t.day, width: 2, into: out, at: 6)
             return 8
         }
     }
@@ -60,26 +62,15 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         let t = utc
         // Written into the string's own storage: one allocation, no intermediate array.
         return String(unsafeUninitializedCapacity: 16) { out in
-            Self.put(t.year, width: 4, into: out, at: 0)
-            Self.put(t.month, width: 2, into: out, at: 4)
-            Self.put(t.day, width: 2, into: out, at: 6)
+            ASCII.writeDecimal(t.year, width: 4, into: out, at: 0)
+            ASCII.writeDecimal(t.month, width: 2, into: out, at: 4)
+            ASCII.writeDecimal(t.day, width: 2, into: out, at: 6)
             out[8] = UInt8(ascii: "T")
-            Self.put(t.hour, width: 2, into: out, at: 9)
-            Self.put(t.minute, width: 2, into: out, at: 11)
-            Self.put(t.second, width: 2, into: out, at: 13)
+            ASCII.writeDecimal(t.hour, width: 2, into: out, at: 9)
+            ASCII.writeDecimal(t.minute, width: 2, into: out, at: 11)
+            ASCII.writeDecimal(t.second, width: 2, into: out, at: 13)
             out[15] = UInt8(ascii: "Z")
             return 16
-        }
-    }
-
-    /// Writes `value` as exactly `width` decimal digits at `offset` (zero-padded, high digits dropped).
-    private static func put(_ value: Int, width: Int, into out: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
-        var v = value < 0 ? 0 : value
-        var i = offset + width - 1
-        while i >= offset {
-            out[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-            v /= 10
-            i -= 1
         }
     }
 
@@ -87,7 +78,7 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     static func append(_ value: Int, width: Int, to out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
-        out.withUnsafeMutableBufferPointer { put(value, width: width, into: $0, at: start) }
+        out.withUnsafeMutableBufferPointer { ASCII.writeDecimal(value, width: width, into: $0, at: start) }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]` followed by `Z` or an offset `±HH:MM` (the fraction is

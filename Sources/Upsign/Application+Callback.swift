@@ -3,6 +3,7 @@ import Crypto
 import JSONText
 import Logging
 import PostPolicy
+import ASCIIText
 
 extension Application {
     /// Verifies an OSS upload callback (`POST {base}/callback`) and, when it holds, records the
@@ -29,7 +30,7 @@ extension Application {
                 return .failure(.invalidRequest("x-oss-pub-key-url is missing"))
             }
             guard let decoded = Base64.decode(encoded), let url = String(validating: decoded, as: UTF8.self),
-                url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+                ASCII.isVisible(url)
             else {
                 return .failure(.invalidRequest("x-oss-pub-key-url is not a base64 URL"))
             }
@@ -138,11 +139,7 @@ extension Application {
     static func isPlainURL(_ url: String) -> Bool {
         let rest: Substring
         if url.hasPrefix("https://") { rest = url.dropFirst(8) } else if url.hasPrefix("http://") { rest = url.dropFirst(7) } else { return false }
-        guard rest.utf8.allSatisfy({
-            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A)
-                || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "~")
-                || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":")
-        }) else { return false }
+        guard rest.utf8.allSatisfy({ ASCII.isUnreserved($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") }) else { return false }
         return !rest.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains { $0 == "." || $0 == ".." }
     }
 

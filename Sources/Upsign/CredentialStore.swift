@@ -3,6 +3,7 @@ import Glibc
 import PerThread
 import PostPolicy
 import Synchronization
+import ASCIIText
 
 /// The credentials of every profile, loaded at start-up from the environment or files, and
 /// reloaded when a file changes (`reloadChangedFiles`, polled by `serve`) or on demand
@@ -170,8 +171,9 @@ public final class CredentialStore: Sendable {
                 version.add(1, ordering: .releasing)
                 return .failed(source: source, error: error, keptGeneration: entry.snapshot?.generation)
             case .success(let contents):
-                // The signing threads' kept HMAC contexts may hold the secret being replaced.
-                HMAC.forgetKeptKeys()
+                // The signing threads' kept HMAC contexts and derived keys may hold the secret
+                // being replaced.
+                KeyMaterialCaches.forgetAll()
                 let snapshot = Snapshot(
                     credentials: contents.credentials, generation: s.nextGeneration, expiration: contents.expiration, loadedAt: now)
                 s.nextGeneration += 1
@@ -278,7 +280,7 @@ public final class CredentialStore: Sendable {
     /// Refuses values that would break a form or a policy (control characters, over-long values).
     static func validated(_ c: Credentials, source: String) -> Result<Credentials, LoadError> {
         func printable(_ s: String, max: Int) -> Bool {
-            s.utf8.count <= max && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+            s.utf8.count <= max && s.utf8.allSatisfy(ASCII.isVisible)
         }
         guard printable(c.accessKeyId, max: 256) else {
             return .failure(LoadError(description: "\(source): the access key id has spaces, control or non-ASCII characters"))

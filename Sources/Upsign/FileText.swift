@@ -1,4 +1,5 @@
 import Glibc
+import SystemCalls
 
 /// Reading small text files (configuration, credentials) without Foundation.
 enum FileText {
@@ -19,17 +20,11 @@ enum FileText {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Failure(description: String(cString: strerror(errno)))
-            }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[..<n])
-            if out.count > limit { throw Failure(description: "larger than \(limit) bytes") }
+        let out: [UInt8]
+        switch FD.readAll(fd, limit: limit) {
+        case .success(let bytes): out = bytes
+        case .failure(let e) where e.code == EFBIG: throw Failure(description: "larger than \(limit) bytes")
+        case .failure(let e): throw Failure(description: e.description)
         }
         guard let text = String(validating: out, as: UTF8.self) else { throw Failure(description: "not UTF-8 text") }
         return text

@@ -1,3 +1,5 @@
+import ASCIIText
+
 /// Where verified uploads are posted (`[callback] forward`): an `http://` or `https://` URL, or a
 /// unix socket in nginx's spelling, `unix:/run/app/app.sock:/uploads` (the socket's path, a
 /// colon, and the request path).
@@ -15,7 +17,7 @@ public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
             .failure(ConfigurationError(problems: [.init(path: "callback.forward", message: why)]))
         }
         let usage = "must be an http(s)://host[:port]/path URL or unix:/path/to.sock:/path"
-        guard !text.isEmpty, text.utf8.count <= 1024, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), !text.contains("#") else {
+        guard !text.isEmpty, text.utf8.count <= 1024, ASCII.isVisible(text), !text.contains("#") else {
             return refuse(usage + ", in printable ASCII without spaces")
         }
         if text.hasPrefix("unix:") {

@@ -1,5 +1,6 @@
 import JSONText
 import PostPolicy
+import ASCIIText
 
 /// Turns a profile, the client's parameters and one clock reading into an upload description,
 /// and that into a signed answer body. Pure: the same inputs always give the same bytes.
@@ -58,11 +59,8 @@ public final class PolicyIssuer: Sendable {
         ext.reserveCapacity(bytes.count - dot)
         ext.append(UInt8(ascii: "."))
         for c in bytes[(dot + 1)...] {
-            switch c {
-            case 0x30...0x39, 0x61...0x7A: ext.append(c)
-            case 0x41...0x5A: ext.append(c + 0x20)
-            default: return .failure(.extensionNotAllowed(profile.extensions))
-            }
+            guard ASCII.isAlnum(c) else { return .failure(.extensionNotAllowed(profile.extensions)) }
+            ext.append(ASCII.isUpper(c) ? c + 0x20 : c)
         }
         let name = String(decoding: ext.dropFirst(), as: UTF8.self)
         guard ext.count <= 17, profile.extensions.isEmpty || profile.extensions.contains(name) else {
@@ -169,7 +167,7 @@ public final class PolicyIssuer: Sendable {
             guard let value = p.callbackVariables.first(where: { $0.name == name })?.value, !value.isEmpty else {
                 return .failure(.missingParameter("x:\(name)", "the upload callback carries it"))
             }
-            guard value.utf8.count <= 256, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) else {
+            guard value.utf8.count <= 256, value.utf8.allSatisfy({ ASCII.isPrintable($0) && $0 != UInt8(ascii: "$") }) else {
                 return .failure(.invalidRequest("x:\(name) must be at most 256 printable ASCII characters without '$'"))
             }
             fields.append(.init("x:\(name)", value))
@@ -200,7 +198,7 @@ public final class PolicyIssuer: Sendable {
                 return .failure(.metaNotAllowed("\(prefix)\(name) is longer than \(profile.pins.metaMaxLength) bytes"))
             }
             // Header-safe and policy-safe: printable ASCII, and no '$' (a policy variable marker).
-            guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "$") }) else {
+            guard value.utf8.allSatisfy({ ASCII.isPrintable($0) && $0 != UInt8(ascii: "$") }) else {
                 return .failure(.metaNotAllowed("\(prefix)\(name) must be printable ASCII without '$'"))
             }
             total += name.utf8.count + value.utf8.count

@@ -1,5 +1,6 @@
 import Crypto
 import Glibc
+import SystemCalls
 import Synchronization
 
 /// An append-only JSON-lines file of verified uploads. Each record is written whole or not at
@@ -100,17 +101,11 @@ public final class RecordLog: Sendable {
             if state.seen.contains(digest) { return .success((state.fd, .alreadyRecorded)) }
             let fd = state.fd
             let start = lseek(fd, 0, SEEK_END)
-            var done = 0
-            while done < bytes.count {
-                let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    let reason = String(cString: strerror(errno))
-                    // Whole or not at all: cut a partial record back off.
-                    if start >= 0 { _ = ftruncate(fd, start) }
-                    return .failure(Failure(description: "\(path): \(reason)"))
-                }
-                done += n
+            guard FD.writeAll(fd, bytes) else {
+                let reason = String(cString: strerror(errno))
+                // Whole or not at all: cut a partial record back off.
+                if start >= 0 { _ = ftruncate(fd, start) }
+                return .failure(Failure(description: "\(path): \(reason)"))
             }
             Self.remember(digest, in: &state, bound: remembering)
             return .success((fd, .recorded))
@@ -143,13 +138,7 @@ public final class RecordLog: Sendable {
         guard end > 0 else { return [] }
         let start = max(0, end - 32 << 20)
         var bytes = [UInt8](repeating: 0, count: Int(end - start))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, start + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            done += n
-        }
+        let done = bytes.withUnsafeMutableBytes { FD.read(fd, at: start, into: $0) }
         var lines = bytes[..<done].split(separator: 0x0A, omittingEmptySubsequences: true)
         if start > 0 { lines = Array(lines.dropFirst()) }   // the first one is cut
         return lines.suffix(count).map { upload(of: $0) }

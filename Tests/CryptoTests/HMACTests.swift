@@ -1,4 +1,5 @@
 import Crypto
+import PerThread
 import Testing
 
 /// RFC 2202 (HMAC-SHA1) and RFC 4231 (HMAC-SHA256) published test cases.
@@ -72,7 +73,7 @@ struct HMACTests {
     @Test func forgettingKeptKeysKeepsEveryResultRight() {
         let key = Array("rotated-secret".utf8)
         let before = HMAC.sha256(reusedKey: key, message: "m")
-        HMAC.forgetKeptKeys()
+        KeyMaterialCaches.forgetAll()
         #expect(HMAC.sha256(reusedKey: key, message: "m") == before)
         #expect(before == HMAC.sha256(key: key, message: "m"))
     }

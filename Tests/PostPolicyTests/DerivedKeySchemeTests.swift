@@ -1,4 +1,5 @@
 import Crypto
+import PerThread
 import Testing
 
 @testable import PostPolicy
@@ -57,5 +58,18 @@ struct DerivedKeySchemeTests {
                 #expect(signer.sign(upload).policy == signer.policy(for: upload).base64)
             }
         }
+    }
+}
+
+/// A credential change empties every thread's derived keys (`KeyMaterialCaches`), and the
+/// keys derived again are the same.
+struct SigningKeyCacheForgettingTests {
+    @Test func forgettingKeyMaterialRederivesTheSameKey() {
+        let cache = SigningKeyCache()
+        let credentials = Credentials(accessKeyId: "AKIDEXAMPLE", secret: Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))
+        let before = cache.key(S3PostSignerV4.scheme, credentials: credentials, generation: 1, date: "20260102", region: "us-east-1")
+        KeyMaterialCaches.forgetAll()
+        #expect(cache.key(S3PostSignerV4.scheme, credentials: credentials, generation: 1, date: "20260102", region: "us-east-1") == before)
+        #expect(before == S3PostSignerV4.scheme.derive(credentials: credentials, date: "20260102", region: "us-east-1").key)
     }
 }
