@@ -46,10 +46,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The service around the application: configuration loading (parse probe) and reload,
+        // the live application (clock, key fetcher, relay), plain CGI mode, process facts.
+        .target(
+            name: "UpsignService",
+            dependencies: [
+                "Upsign", "CGI", "Crypto", "HTTPFetch", "LogLines", "PerThread", "PostPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // @main: argument parsing (subcommands) and the glue that starts the worker.
         .executableTarget(
             name: "upsign",
             dependencies: [
-                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto", "PerThread", "LogLines",
+                "FastCGI", "Upsign", "UpsignService", "CGI", "HTTPFetch", "PerThread", "LogLines", "PostPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
