@@ -76,6 +76,9 @@ let package = Package(
         .testTarget(name: "LogLinesTests", dependencies: ["LogLines", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
         .testTarget(
+            name: "UpsignServiceTests",
+            dependencies: ["UpsignService", "Upsign", "PerThread", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
             name: "UpsignTests",
             dependencies: ["Upsign", "CGI", "PostPolicy", "Crypto", "JSONText", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")]),
