@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "LogLinesTests", dependencies: ["LogLines", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto"]),
+        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto", "JSONText"]),
         .testTarget(
             name: "UpsignServiceTests",
             dependencies: ["UpsignService", "Upsign", "PerThread", .product(name: "Logging", package: "swift-log")]),
