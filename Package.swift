@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "HTTPFetch", dependencies: ["CCurl"]),
         // The libfcgi responder loop: listener, worker threads, shutdown.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI"]),
+        // Logging: the JSON-lines log handler, request lines, and their batched writer.
         .target(
             name: "LogLines",
             dependencies: ["JSONText", "PerThread", "PostPolicy", .product(name: "Logging", package: "swift-log")]),
@@ -46,8 +47,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        // The service around the application: configuration loading (parse probe) and reload,
-        // the live application (clock, key fetcher, relay), plain CGI mode, process facts.
+        // The service around the application: config loading (parse probe), reload, live wiring, CGI mode.
         .target(
             name: "UpsignService",
             dependencies: [
@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // @main: argument parsing (subcommands) and the glue that starts the worker.
+        // @main: the subcommands' argument parsing and the glue that starts the worker.
         .executableTarget(
             name: "upsign",
             dependencies: [
