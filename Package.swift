@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "HTTPFetch", dependencies: ["CCurl"]),
         // The libfcgi responder loop: listener, worker threads, shutdown.
         .target(name: "FastCGI", dependencies: ["CFastCGI", "CGI", "SystemCalls"]),
+        // Logging: the JSON-lines log handler, request lines, and their batched writer.
         .target(
             name: "LogLines",
             dependencies: ["JSONText", "PerThread", "PostPolicy", "SystemCalls", .product(name: "Logging", package: "swift-log")]),
@@ -50,10 +51,19 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The service around the application: config loading (parse probe), reload, live wiring, CGI mode.
+        .target(
+            name: "UpsignService",
+            dependencies: [
+                "Upsign", "CGI", "Crypto", "HTTPFetch", "LogLines", "PerThread", "PostPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // @main: the subcommands' argument parsing and the glue that starts the worker.
         .executableTarget(
             name: "upsign",
             dependencies: [
-                "FastCGI", "Upsign", "CGI", "HTTPFetch", "Crypto", "PerThread", "LogLines",
+                "FastCGI", "Upsign", "UpsignService", "CGI", "HTTPFetch", "PerThread", "LogLines", "PostPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,7 +80,10 @@ let package = Package(
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "LogLinesTests", dependencies: ["LogLines", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto", "PerThread"]),
+        .testTarget(name: "PostPolicyTests", dependencies: ["PostPolicy", "Crypto", "JSONText", "PerThread"]),
+        .testTarget(
+            name: "UpsignServiceTests",
+            dependencies: ["UpsignService", "Upsign", "PerThread", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "UpsignTests",
             dependencies: ["Upsign", "CGI", "PostPolicy", "Crypto", "JSONText", .product(name: "Logging", package: "swift-log")],

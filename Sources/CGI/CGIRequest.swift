@@ -71,12 +71,3 @@ public struct CGIRequest: Sendable {
         return trimmed.isEmpty ? nil : trimmed.lowercased()
     }
 }
-
-extension Substring {
-    func trimmingASCIISpaces() -> String {
-        var s = self[...]
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -23,3 +23,8 @@ extension Substring: ContiguousBytes {
         return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
     }
 }
+
+extension UnsafeRawBufferPointer: ContiguousBytes {
+    /// Calls `body` with the buffer itself.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(self) }
+}

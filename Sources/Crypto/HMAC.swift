@@ -112,55 +112,57 @@ public enum HMAC {
     private static let keyedContexts = PerThread<KeyedContexts> { KeyedContexts() }
 }
 
-/// One thread's keyed HMAC contexts, at most `capacity` (all are dropped when a new key would
-/// exceed it: keys change rarely, with a rotation or a new day), and all of them when
-/// `KeyMaterialCaches.forgetAll()` is called.
-private final class KeyedContexts {
-    struct Entry: Hashable {
-        let algorithm: HMAC.Algorithm
-        let key: [UInt8]
+extension HMAC {
+    /// One thread's keyed HMAC contexts, at most `capacity` (all are dropped when a new key would
+    /// exceed it: keys change rarely, with a rotation or a new day), and all of them when
+    /// `KeyMaterialCaches.forgetAll()` is called.
+    private final class KeyedContexts {
+        struct Entry: Hashable {
+            let algorithm: HMAC.Algorithm
+            let key: [UInt8]
 
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(algorithm)
-            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+            func hash(into hasher: inout Hasher) {
+                hasher.combine(algorithm)
+                key.withUnsafeBytes { hasher.combine(bytes: $0) }
+            }
         }
-    }
 
-    private var contexts: [Entry: OpaquePointer] = [:]
-    /// The context used last: nearly every request of a thread signs under the same key.
-    private var last: (entry: Entry, context: OpaquePointer)?
-    private let capacity = 32
+        private var contexts: [Entry: OpaquePointer] = [:]
+        /// The context used last: nearly every request of a thread signs under the same key.
+        private var last: (entry: Entry, context: OpaquePointer)?
+        private let capacity = 32
 
-    private var epoch: UInt64 = 0
+        private var epoch: UInt64 = 0
 
-    func context(_ algorithm: HMAC.Algorithm, key: [UInt8]) -> OpaquePointer {
-        let current = KeyMaterialCaches.current
-        if current != epoch {
-            removeAll()
-            epoch = current
-        }
-        if let last, last.entry.algorithm == algorithm, last.entry.key == key { return last.context }
-        let entry = Entry(algorithm: algorithm, key: key)
-        if let ctx = contexts[entry] {
+        func context(_ algorithm: HMAC.Algorithm, key: [UInt8]) -> OpaquePointer {
+            let current = KeyMaterialCaches.current
+            if current != epoch {
+                removeAll()
+                epoch = current
+            }
+            if let last, last.entry.algorithm == algorithm, last.entry.key == key { return last.context }
+            let entry = Entry(algorithm: algorithm, key: key)
+            if let ctx = contexts[entry] {
+                last = (entry, ctx)
+                return ctx
+            }
+            if contexts.count >= capacity { removeAll() }
+            // Allocation failure is the only way these fail; nothing here is input-driven.
+            let ctx = HMAC_CTX_new()!
+            key.withUnsafeBufferPointer { k in
+                _ = HMAC_Init_ex(ctx, k.baseAddress, Int32(k.count), algorithm.evp, nil)
+            }
+            contexts[entry] = ctx
             last = (entry, ctx)
             return ctx
         }
-        if contexts.count >= capacity { removeAll() }
-        // Allocation failure is the only way these fail; nothing here is input-driven.
-        let ctx = HMAC_CTX_new()!
-        key.withUnsafeBufferPointer { k in
-            _ = HMAC_Init_ex(ctx, k.baseAddress, Int32(k.count), algorithm.evp, nil)
+
+        private func removeAll() {
+            last = nil
+            for ctx in contexts.values { HMAC_CTX_free(ctx) }
+            contexts.removeAll()
         }
-        contexts[entry] = ctx
-        last = (entry, ctx)
-        return ctx
-    }
 
-    private func removeAll() {
-        last = nil
-        for ctx in contexts.values { HMAC_CTX_free(ctx) }
-        contexts.removeAll()
+        deinit { removeAll() }
     }
-
-    deinit { removeAll() }
 }

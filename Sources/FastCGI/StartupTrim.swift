@@ -3,12 +3,12 @@ import Glibc
 import SystemCalls
 
 /// Gives back the memory only start-up used. Reading the configuration (TOMLKit and Foundation),
-/// parsing arguments and loading libraries touch about 10 MiB of code and read-only data that no
-/// request needs again, and those pages stay resident. A few seconds after start, one thread asks
-/// the kernel to reclaim the process's read-only file-backed pages (`MADV_PAGEOUT`, Linux 5.4+);
-/// requests then fault back in only what they use. Pages are clean copies of files, so nothing is
-/// lost; pages another process also maps are left alone by the kernel. Measured: 22 MiB RSS under
-/// load before, 11-15 MiB after (README, Performance).
+/// parsing arguments and loading libraries touch code and read-only data that no request needs
+/// again, and those pages stay resident. A few seconds after start, one thread asks the kernel to
+/// reclaim the process's read-only file-backed pages (`MADV_PAGEOUT`, Linux 5.4+); requests then
+/// fault back in only what they use. Pages are clean copies of files, so nothing is lost; pages
+/// another process also maps are left alone by the kernel. `Benchmarks/stack.sh` and
+/// `Benchmarks/soak.sh` report the resident memory under load (README, Performance).
 public enum StartupTrim {
 
     /// Starts a detached thread that trims once, `delay` seconds from now.

@@ -1,20 +1,3 @@
-/// Where and why a text is not the JSON that was expected.
-public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
-    /// Byte offset of the problem.
-    public let offset: Int
-    /// What is wrong there.
-    public let reason: String
-
-    /// Creates an error.
-    public init(offset: Int, reason: String) {
-        self.offset = offset
-        self.reason = reason
-    }
-
-    /// "<reason> at byte <offset>".
-    public var description: String { "\(reason) at byte \(offset)" }
-}
-
 /// The tokens of RFC 8259 JSON text, read strictly from bytes: whitespace, literals, numbers and
 /// strings (escapes decoded, surrogates paired, UTF-8 checked). The grammar built on them
 /// (objects, arrays, what may nest) is the caller's: `FlatJSONObject` and the fuzz targets' oracle

@@ -115,8 +115,11 @@ public struct JSONWriter: Sendable {
 
     /// Whether any byte of `buffer` needs escaping: eight bytes at a time with word arithmetic
     /// (the exact "has a zero byte" and "has a byte less than n" tests), the rest one by one.
-    /// Measured: a byte-by-byte scan was 8 % of the instructions of signing an OSS V4 policy.
-    /// (Swift's `SIMD16` compares against a scalar came out lane by lane: five times slower.)
+    /// Every string of a policy (bucket, key, dates, base64) passes through here and almost none
+    /// needs escaping, so this scan runs over nearly the whole text on every request and one test
+    /// per word beats one per byte. (Swift's `SIMD16` comparisons against a scalar compiled lane
+    /// by lane, which gains nothing over bytes.) `Benchmarks/signing.sh`, and `upsign-bench
+    /// nCOUNT` under callgrind, measure the signing path this is part of.
     private static func anyNeedsEscape(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = buffer.baseAddress else { return false }
         let raw = UnsafeRawPointer(base)

@@ -9,7 +9,7 @@ import SystemCalls
 /// - A batched line is written at most about `delay` after it was appended: the first line after
 ///   a write wakes the writer thread, which waits `delay` for more, then writes them all at once.
 /// - Each thread appends to a buffer of its own: dozens of worker threads appending to one shared
-///   buffer queue on its lock (measured: two futex calls per request through nginx). A batch
+///   buffer queue on its lock (each contended append is a futex wait and a wake-up). A batch
 ///   therefore holds each thread's lines in order, one thread after another.
 /// - An urgent line (a notice, a warning, an error) is written before `append` returns, after
 ///   every line appended before it.
@@ -116,7 +116,8 @@ public final class BatchedLineWriter: Sendable {
                 guard !bytes.isEmpty else { return }
                 batch.append(contentsOf: bytes)
                 // A buffer a burst grew is given back: kept, every thread's would ratchet up to
-                // its largest batch ever (measured: RSS creeping by ~0.4 MiB over 10M requests).
+                // its largest batch ever, and resident memory would only grow (the slow creep
+                // `Benchmarks/soak.sh` checks for over a long run).
                 bytes.removeAll(keepingCapacity: bytes.capacity <= Self.threadBufferCapacity)
             }
         }

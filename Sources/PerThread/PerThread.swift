@@ -56,25 +56,3 @@ public final class PerThread<Value>: @unchecked Sendable {
         return try body(&box.value)
     }
 }
-
-/// The non-generic base of the per-thread boxes, so the thread-exit destructor (a C function) can
-/// release any of them.
-class ThreadValueBox {
-    /// The registry of the `PerThread` this box belongs to.
-    let registry: BoxRegistry
-    init(registry: BoxRegistry) { self.registry = registry }
-}
-
-/// The boxes of one `PerThread`, as the addresses of retained boxes.
-final class BoxRegistry: Sendable {
-    private let addresses = Mutex<Set<UInt>>([])
-
-    func insert(_ pointer: UnsafeMutableRawPointer) { _ = addresses.withLock { $0.insert(UInt(bitPattern: pointer)) } }
-    func remove(_ pointer: UnsafeMutableRawPointer) { _ = addresses.withLock { $0.remove(UInt(bitPattern: pointer)) } }
-    func removeAll() -> [UnsafeMutableRawPointer] {
-        addresses.withLock { a in
-            defer { a = [] }
-            return a.compactMap { UnsafeMutableRawPointer(bitPattern: $0) }
-        }
-    }
-}

@@ -28,15 +28,14 @@ public struct COSPostSigner: PostSigner {
     public func sign(_ upload: PostUpload) -> SignedPostForm {
         let tokenField = FormVocabulary.tencentCOS.securityToken
         let keyTime = Self.keyTime(upload)
-        let leading: [PolicyCondition] = [
-            .exact(field: "q-sign-algorithm", value: "sha1"),
-            .exact(field: "q-ak", value: credentials.accessKeyId),
-            .exact(field: "q-sign-time", value: keyTime),
-        ]
-        let document = PolicyDocument(
-            expiration: upload.expiration,
-            conditions: upload.conditions(leading: leading, token: credentials.token(named: tokenField)))
-        let json = document.json
+        // The policy: the bucket, the algorithm, SecretId and key time, then what every store shares.
+        let json = PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
+            upload.writeConditions(to: &w, leading: { w in
+                PolicyCondition.exact(field: "q-sign-algorithm", value: "sha1").write(to: &w)
+                PolicyCondition.exact(field: "q-ak", value: credentials.accessKeyId).write(to: &w)
+                PolicyCondition.exact(field: "q-sign-time", value: keyTime).write(to: &w)
+            }, token: credentials.token(named: tokenField))
+        }
         let signature = signature(policyJSON: json, keyTime: keyTime)
         return SignedPostForm(
             upload: upload, policy: Base64.encode(json), signature: signature, credentials: credentials,

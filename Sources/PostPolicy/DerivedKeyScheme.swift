@@ -40,19 +40,12 @@ public struct DerivedKeyScheme: Sendable {
         "\(accessKeyId)/\(day)/\(region)/\(service)/\(terminator)"
     }
 
-    /// The policy: the bucket, the algorithm, credential and date, then what every store shares.
-    func policy(for upload: PostUpload, credential: String, date: String, token: SignedPostForm.Field?) -> PolicyDocument {
-        PolicyDocument(
-            expiration: upload.expiration,
-            conditions: upload.conditions(leading: leadingConditions(credential: credential) + [dateCondition(date)], token: token),
-            expirationStyle: expirationStyle)
-    }
-
     /// The algorithm and credential conditions: the same for every form of a day's signing key.
     func leadingConditions(credential: String) -> [PolicyCondition] {
         [.exact(field: algorithmField, value: algorithm), .exact(field: credentialField, value: credential)]
     }
 
+    /// The date condition (`x-amz-date`), which changes with every second.
     func dateCondition(_ date: String) -> PolicyCondition { .exact(field: dateField, value: date) }
 
     /// The signing key, the credential scope and the rendered leading conditions for a day.
@@ -77,8 +70,8 @@ public struct DerivedKeyScheme: Sendable {
         let credential = derived.credential
         let date = upload.issuedAt.compactDateTime
         let token = credentials.token(named: tokenField)
-        // The same text as `policy(for:credential:date:token:).json`, written without building the
-        // conditions first, the day's leading ones pre-rendered (a test holds the two equal).
+        // The policy: the bucket, the algorithm, credential and date, then what every store
+        // shares; the day's leading conditions pre-rendered.
         let json = PolicyDocument.render(expiration: upload.expiration, style: expirationStyle) { w in
             upload.writeConditions(to: &w, leading: { w in
                 w.fragment(derived.leadingConditions)

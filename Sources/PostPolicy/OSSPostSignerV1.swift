@@ -9,14 +9,6 @@ public struct OSSPostSignerV1: PostSigner {
     /// Creates a signer for `credentials`.
     public init(credentials: Credentials) { self.credentials = credentials }
 
-    /// Step 1 (Post Policy): the conditions pinning everything the client must not change:
-    /// bucket, exact key, size range, then the optional status, content type and STS token.
-    public func policy(for upload: PostUpload) -> PolicyDocument {
-        PolicyDocument(
-            expiration: upload.expiration,
-            conditions: upload.conditions(leading: [], token: credentials.token(named: FormVocabulary.aliyunOSS.securityToken)))
-    }
-
     /// Step 2 (Post Signature): base64(HMAC-SHA1(AccessKeySecret, base64 policy)).
     public func signature(policyBase64: String) -> String {
         credentials.secret.base64HMACSHA1(policyBase64)
@@ -24,7 +16,8 @@ public struct OSSPostSignerV1: PostSigner {
 
     /// The complete form: policy, signature and the fields in the order the client sends them.
     public func sign(_ upload: PostUpload) -> SignedPostForm {
-        // The text of `policy(for:)`, written without building its conditions first.
+        // Step 1 (Post Policy): the conditions pinning everything the client must not change:
+        // bucket, exact key, size range, then the optional status, content type and STS token.
         let token = credentials.token(named: FormVocabulary.aliyunOSS.securityToken)
         let policy = Base64.encode(PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
             upload.writeConditions(to: &w, leading: { _ in }, token: token)
@@ -37,12 +30,5 @@ public struct OSSPostSignerV1: PostSigner {
                 fields.append(.init("Signature", signature))
             },
             tokenField: FormVocabulary.aliyunOSS.securityToken)
-    }
-}
-
-extension Secret {
-    /// base64(HMAC-SHA1(secret, message)): the signature of OSS V1, OBS and S3's SigV2 POST forms.
-    func base64HMACSHA1(_ message: String) -> String {
-        withBytes { HMAC.authenticationCode(.sha1, reusedKey: $0, message: message, encoded: Base64.encode) }
     }
 }

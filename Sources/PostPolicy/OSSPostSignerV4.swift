@@ -34,15 +34,9 @@ public struct OSSPostSignerV4: PostSigner {
         Self.scheme.credential(accessKeyId: credentials.accessKeyId, day: instant.compactDate, region: region)
     }
 
-    /// The policy: bucket and the V4 fields pinned first, then the key, the size range and the
-    /// optional status, content type, pinned fields and STS token.
-    public func policy(for upload: PostUpload) -> PolicyDocument {
-        Self.scheme.policy(
-            for: upload, credential: credential(at: upload.issuedAt), date: upload.issuedAt.compactDateTime,
-            token: credentials.token(named: FormVocabulary.aliyunOSS.securityToken))
-    }
-
-    /// The complete form, fields in the order the client sends them.
+    /// The complete form, fields in the order the client sends them. The policy pins the bucket
+    /// and the V4 fields first, then the key, the size range and the optional status, content
+    /// type, pinned fields and STS token.
     public func sign(_ upload: PostUpload) -> SignedPostForm {
         Self.scheme.sign(upload, credentials: credentials, region: region, tokenField: FormVocabulary.aliyunOSS.securityToken, cache: cache)
     }

@@ -71,21 +71,11 @@ extension PostUpload {
         }
     }
 
-    /// The conditions every policy-document store shares, in this order: the bucket, the scheme's
-    /// own authentication conditions (`leading`), the key, the size range, then the status, the
-    /// content type, the further pinned fields, the callback and its variables, and the session
-    /// token (in the form *and* the policy, or stores refuse the temporary key).
-    func conditions(leading: [PolicyCondition], token: SignedPostForm.Field?) -> [PolicyCondition] {
-        var conditions: [PolicyCondition] = []
-        conditions.reserveCapacity(8 + leading.count + pinnedFields.count + callbackVariables.count)
-        conditions.append(bucketCondition)
-        conditions += leading
-        forEachTrailingCondition(token: token) { conditions.append($0) }
-        return conditions
-    }
-
-    /// Writes the same conditions as `conditions(leading:token:)` straight into `w`, the leading
-    /// ones by `leading` (which may write pre-rendered JSON).
+    /// Writes the conditions every policy-document store shares straight into `w`, in this order:
+    /// the bucket, the scheme's own authentication conditions (written by `leading`, which may
+    /// write pre-rendered JSON), the key, the size range, then the status, the content type, the
+    /// further pinned fields, the callback and its variables, and the session token (in the form
+    /// *and* the policy, or stores refuse the temporary key).
     func writeConditions(to w: inout JSONWriter, leading: (inout JSONWriter) -> Void, token: SignedPostForm.Field?) {
         bucketCondition.write(to: &w)
         leading(&w)
@@ -106,7 +96,8 @@ extension PostUpload {
         if let token { body(.exact(field: token.name, value: token.value)) }
     }
 
-    /// Appends the form fields matching the trailing part of `conditions`, in the same order.
+    /// Appends the form fields matching the conditions `writeConditions` writes after the leading
+    /// ones, in the same order.
     func appendTrailingFields(to fields: inout [SignedPostForm.Field], token: SignedPostForm.Field?) {
         if let successActionStatus { fields.append(.init("success_action_status", String(successActionStatus))) }
         if let contentType { fields.append(.init("Content-Type", contentType)) }

@@ -99,13 +99,3 @@ public enum CredentialsFile {
         return .failure(.init(description: "no [Credentials] or [default] section with an access key id"))
     }
 }
-
-extension StringProtocol {
-    /// The text without leading and trailing characters from `set`.
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -6,8 +6,8 @@ import ASCIIText
 /// and that into a signed answer body. Pure: the same inputs always give the same bytes.
 ///
 /// A class, made once per profile when the configuration is loaded: a request takes a reference
-/// instead of copying the profile's twenty-odd fields (measured: about 4 % of the worker's user
-/// time went to retaining and releasing them, twice per request).
+/// instead of copying the profile's twenty-odd fields (a copy retains and releases each of their
+/// strings and arrays, twice per request; a reference is one retain and one release).
 public final class PolicyIssuer: Sendable {
     /// The profile.
     public let profile: Profile

@@ -7,10 +7,11 @@ import Synchronization
 ///
 /// One instance lives for the whole process (a SIGHUP reload keeps it, so counters carry on).
 /// The request path shares nothing with other threads: each thread counts into its own tally
-/// (behind a lock only a scrape ever contends for), and a scrape adds the tallies up. Measured
-/// through nginx, a shared histogram (swift-prometheus's takes a lock per observation) and
-/// shared atomic counters cost about 10 % of the throughput and raised the p99 from about 3.8 to 6.4 ms with 64 threads
-/// on 2 cores. Counters go out through swift-prometheus's registry; the histogram, which that
+/// (behind a lock only a scrape ever contends for), and a scrape adds the tallies up. A shared
+/// histogram (swift-prometheus's takes a lock per observation) or shared atomic counters would
+/// have every request write the same cache lines, where dozens of threads on a few cores queue:
+/// it shows in the throughput and the tail latency through nginx (`Benchmarks/stack.sh`).
+/// Counters go out through swift-prometheus's registry; the histogram, which that
 /// registry can only fill one observation at a time, is written here in the same text format.
 /// Gauges (threads, credentials, memory) are read when scraped, from the `sampler` the server
 /// installs.

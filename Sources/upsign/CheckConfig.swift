@@ -1,5 +1,6 @@
 import ArgumentParser
 import Upsign
+import UpsignService
 
 /// `upsign check-config`: validates a configuration and names every problem with its field.
 struct CheckConfig: ParsableCommand {
@@ -15,7 +16,7 @@ struct CheckConfig: ParsableCommand {
         var warnings: [String] = []
         var profileCount = 0
         do {
-            let configuration = try ConfigurationLoader.load(path: config)
+            let configuration = try ConfigurationLoader.shared.load(path: config)
             let environment = ProcessEnvironment.current()
             problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems(environment: environment)
             warnings = configuration.profileWarnings() + configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)

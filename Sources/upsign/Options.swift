@@ -1,6 +1,7 @@
 import ArgumentParser
 import LogLines
 import Logging
+import UpsignService
 
 /// Options shared by every subcommand.
 struct CommonOptions: ParsableArguments {

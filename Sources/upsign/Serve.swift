@@ -1,13 +1,11 @@
 import ArgumentParser
-import CGI
-import Crypto
 import FastCGI
 import Glibc
 import HTTPFetch
-import LogLines
 import Logging
 import PerThread
 import Upsign
+import UpsignService
 
 /// `upsign serve`: the FastCGI worker.
 struct Serve: ParsableCommand {
@@ -69,7 +67,7 @@ struct Serve: ParsableCommand {
             // A process answering one CGI request needs no protection from a crashing parser.
             let environment = ProcessEnvironment.current()
             let oneCGIRequest = listen == nil && ListeningSocket.inherited(environment: environment) == nil && CGIMode.applies(environment)
-            configuration = try ConfigurationLoader.load(path: common.configPath, isolated: !oneCGIRequest)
+            configuration = try ConfigurationLoader.shared.load(path: common.configPath, isolated: !oneCGIRequest)
         } catch {
             for p in error.problems {
                 logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
@@ -84,7 +82,11 @@ struct Serve: ParsableCommand {
             } else if let inherited = ListeningSocket.inherited(environment: ProcessEnvironment.current()) {
                 socket = inherited
             } else if CGIMode.applies(ProcessEnvironment.current()) {
-                try CGIMode.answer(configuration: configuration, logger: logger)
+                do {
+                    try CGIMode.answer(configuration: configuration, logger: logger)
+                } catch {
+                    throw ExitCode(error.exitStatus)
+                }
                 return
             } else {
                 throw FastCGIError.noListeningSocket
@@ -94,7 +96,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(2)
         }
 
-        let credentials = Self.loadCredentials(configuration, logger: logger)
+        let credentials = LiveApplication.loadCredentials(configuration, logger: logger)
         let metrics = ServiceMetrics(version: BuildInfo.version, startTime: Runtime.clock())
 
         // Requests read the application through `current`: SIGHUP replaces it whole, and a request
@@ -105,8 +107,13 @@ struct Serve: ParsableCommand {
         // so callbacks with a cached key are still answered while fetches hang.
         let poolThreads = threadCount - FastCGIServer.Configuration(socket: socket, threads: threadCount, maxBody: 0, eventLoops: eventLoops).loopCount
         let fetchLimit = max(1, min(PublicKeyStore.Limits().maxFetches, poolThreads / 2))
-        let application = Reloadable(try Self.application(
-            configuration, credentials: credentials, metrics: metrics, logger: logger, maxKeyFetches: fetchLimit))
+        let application: Reloadable<Application>
+        do {
+            application = Reloadable(try LiveApplication.make(
+                configuration, credentials: credentials, metrics: metrics, logger: logger, maxKeyFetches: fetchLimit))
+        } catch {
+            throw ExitCode(error.exitStatus)
+        }
         CredentialWatcher.start({ application.current.credentials }, logger: logger)
         let allowedPeers: PeerAllowList?
         do {
@@ -157,7 +164,7 @@ struct Serve: ParsableCommand {
                 _exit(1)
             case .reload:
                 logger.notice("SIGHUP: reading the configuration and the credentials files again")
-                metrics.configurationReloaded(applied: Self.reload(application, path: common.configPath, metrics: metrics, logger: logger))
+                metrics.configurationReloaded(applied: ConfigurationReload.reload(application, path: common.configPath, metrics: metrics, logger: logger))
             }
         }
 
@@ -192,134 +199,6 @@ struct Serve: ParsableCommand {
             logger.warning(
                 "listening on a non-loopback TCP address with no FCGI_WEB_SERVER_ADDRS: whoever reaches the port can send any identity; set FCGI_WEB_SERVER_ADDRS to the front ends' addresses, or listen on a unix socket or loopback",
                 metadata: ["listen": .string(socket.origin)])
-        }
-    }
-
-    /// The credentials of every profile of `configuration`, with one log line per source loaded
-    /// and one per source that could not be (its profiles answer 503 until it loads).
-    static func loadCredentials(_ configuration: Configuration, logger: Logger) -> CredentialStore {
-        let credentials = CredentialStore(
-            profiles: configuration.profiles.values, environment: ProcessEnvironment.current(), clock: Runtime.clock)
-        CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
-        for (source, error) in credentials.failures {
-            logger.error("credentials unavailable; profiles using them answer 503", metadata: [
-                "credentials.source": .string(source.description), "error": .string(error.description),
-            ])
-        }
-        return credentials
-    }
-
-    /// SIGHUP: the configuration is read and checked again. A bad one is refused with its problems
-    /// logged, and the running one goes on. A good one replaces the application whole; its
-    /// credentials store is kept when it names the same sources (and they are read again), so
-    /// generations and expiry carry on. The listening socket, the thread count and `max_body`
-    /// are the server's and change only with a restart.
-    /// Returns whether the new configuration was applied.
-    @discardableResult
-    static func reload(_ application: Reloadable<Application>, path: String, metrics: ServiceMetrics?, logger: Logger) -> Bool {
-        let running = application.current
-        let configuration: Configuration
-        do {
-            configuration = try ConfigurationLoader.load(path: path)
-        } catch {
-            for p in error.problems {
-                logger.error("configuration reload refused; the running configuration stays", metadata: [
-                    "config.field": .string(p.path), "config.problem": .string(p.message),
-                ])
-            }
-            CredentialWatcher.log(running.credentials.reloadAll(), logger)
-            return false
-        }
-        let sources = Set(configuration.profiles.values.map(\.credentials))
-        let credentials: CredentialStore
-        if sources == Set(running.credentials.sources) {
-            credentials = running.credentials
-            CredentialWatcher.log(credentials.reloadAll(), logger)
-        } else {
-            credentials = Self.loadCredentials(configuration, logger: logger)
-        }
-        let next: Application
-        do {
-            next = try Self.application(
-                configuration, credentials: credentials, metrics: metrics, logger: logger,
-                maxKeyFetches: running.publicKeys.limits.maxFetches, running: running.relay)
-        } catch {
-            logger.error("configuration reload refused; the running configuration stays")
-            return false
-        }
-        let old = running.configuration.server
-        if configuration.server.threads != old.threads || configuration.server.maxBody != old.maxBody
-            || configuration.server.maxConnections != old.maxConnections || configuration.server.requestTimeout != old.requestTimeout
-        {
-            logger.warning("server.threads, max_connections, request_timeout and max_body take effect at the next restart")
-        }
-        application.replace(with: next)
-        logger.notice("configuration reloaded", metadata: [
-            "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
-            "base_path": .string(configuration.server.basePath),
-        ])
-        return true
-    }
-
-    /// The application with its real clock, randomness, key fetcher and record file; a bad
-    /// pinned callback key is a configuration error (exit 78).
-    static func application(
-        _ configuration: Configuration, credentials: CredentialStore, metrics: ServiceMetrics?, logger: Logger,
-        maxKeyFetches: Int = PublicKeyStore.Limits().maxFetches, running: UploadRelay? = nil
-    ) throws -> Application {
-        let pinnedKey: PublicKey?
-        switch configuration.pinnedCallbackKey() {
-        case .success(let k): pinnedKey = k
-        case .failure(let e):
-            for p in e.problems {
-                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
-            }
-            throw ExitCode(78)
-        }
-        // Keys come over https only (an http:// key URL is fetched as https://), trusting
-        // callback.ca_file when set; PublicKeyStore.Limits bounds the fetching callers can cause.
-        let caFile = configuration.callback.caFile
-        if let caFile, pinnedKey == nil, access(caFile, R_OK) != 0 {
-            logger.critical("configuration error", metadata: ["config.field": "callback.ca_file", "config.problem": .string("\(caFile) is not readable")])
-            throw ExitCode(78)
-        }
-        let publicKeys = PublicKeyStore(
-            pinned: pinnedKey,
-            fetch: { url in
-                HTTPFetcher.get(url, caFile: caFile, timeoutSeconds: 5, maxBytes: 64 * 1024).mapError { .init(description: "\(url): \($0)") }
-            },
-            limits: PublicKeyStore.Limits(maxFetches: maxKeyFetches))
-        let binding: CallbackBinding?
-        switch configuration.callbackBinding(environment: ProcessEnvironment.current()) {
-        case .success(let b): binding = b
-        case .failure(let e):
-            for p in e.problems {
-                logger.critical("configuration error", metadata: ["config.field": .string(p.path), "config.problem": .string(p.message)])
-            }
-            throw ExitCode(78)
-        }
-        return Application(
-            configuration: configuration, credentials: credentials,
-            clock: Runtime.clock, uuid: Runtime.uuid, logger: logger,
-            publicKeys: publicKeys, records: configuration.callback.records.map { RecordLog(path: $0) },
-            metrics: metrics, monotonicNanoseconds: Runtime.monotonicNanoseconds,
-            requestLog: JSONRequestLog(logLevel: logger.logLevel), binding: binding,
-            relay: relay(configuration.callback, running: running))
-    }
-
-    /// The relay to `[callback] forward`, if set: the running one when a reload keeps its target
-    /// and timeout (so the answers it remembers stay), else a new one posting through libcurl.
-    static func relay(_ settings: CallbackSettings, running: UploadRelay?) -> UploadRelay? {
-        guard let target = settings.forward else { return nil }
-        if let running, running.target == target, running.timeout == settings.forwardTimeout { return running }
-        let milliseconds = Int(settings.forwardTimeout.components.seconds * 1000 + settings.forwardTimeout.components.attoseconds / 1_000_000_000_000_000)
-        return UploadRelay(target: target, timeout: settings.forwardTimeout) { body, headers in
-            HTTPFetcher.post(
-                target.url, unixSocket: target.unixSocket, body: body, headers: headers,
-                timeoutMilliseconds: milliseconds, maxBytes: UploadRelay.maxAnswerBytes
-            )
-            .map { UploadRelay.Answer(status: $0.status, body: $0.body) }
-            .mapError { UploadRelay.Unanswered(description: $0.description, timedOut: $0.timedOut) }
         }
     }
 }

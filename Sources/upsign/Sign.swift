@@ -3,6 +3,7 @@ import CGI
 import Glibc
 import PostPolicy
 import Upsign
+import UpsignService
 
 /// `upsign sign`: prints exactly what the endpoint would answer, for scripts and reproductions.
 struct Sign: ParsableCommand {
@@ -33,7 +34,7 @@ struct Sign: ParsableCommand {
         let logger = common.bootstrapLogging()
         let configuration: Configuration
         do {
-            configuration = try ConfigurationLoader.load(path: common.configPath)
+            configuration = try ConfigurationLoader.shared.load(path: common.configPath)
         } catch {
             FileHandleWriter.stderr(error.description + "\n")
             throw ExitCode(78)
@@ -68,38 +69,5 @@ struct Sign: ParsableCommand {
         let response = application.respond(to: CGIRequest(params: CGIParams(params), body: .bytes([])))
         FileHandleWriter.stdout(response.bodyText + "\n")
         if response.status != 200 { throw ExitCode(1) }
-    }
-}
-
-/// Percent-encoding of query components (everything but RFC 3986 unreserved characters).
-enum QueryText {
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                let hex = Array("0123456789ABCDEF".unicodeScalars)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(hex[Int(b >> 4)])
-                out.unicodeScalars.append(hex[Int(b & 0xF)])
-            }
-        }
-        return out
-    }
-}
-
-/// Unbuffered writes to stdout and stderr.
-enum FileHandleWriter {
-    static func stdout(_ s: String) { write(1, s) }
-    static func stderr(_ s: String) { write(2, s) }
-    private static func write(_ fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return }
-            bytes = bytes.dropFirst(n)
-        }
     }
 }

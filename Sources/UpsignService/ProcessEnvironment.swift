@@ -1,8 +1,9 @@
 import Glibc
 
 /// The process environment as a dictionary, read from `environ` (no Foundation).
-enum ProcessEnvironment {
-    static func current() -> [String: String] {
+public enum ProcessEnvironment {
+    /// A copy of the environment as it is now.
+    public static func current() -> [String: String] {
         var out: [String: String] = [:]
         var cursor = environ
         while let entry = cursor.pointee {

@@ -4,9 +4,10 @@ import Testing
 
 @testable import PostPolicy
 
-/// The V4 signers write their policy straight into bytes, with the day's leading conditions
-/// pre-rendered; the text must be exactly the structured policy's (`DerivedKeyScheme.policy`).
-struct DerivedKeySchemeTests {
+/// Every signer writes its policy straight into bytes (the V4 ones with the day's leading
+/// conditions pre-rendered); the text must be exactly the readable oracle's, which builds the
+/// conditions as values first (`StructuredPolicyDocument`).
+struct SignedPolicyTextTests {
     static let now = Timestamp(iso8601: "2026-01-02T23:59:59Z")!
 
     static var uploads: [PostUpload] {
@@ -31,15 +32,19 @@ struct DerivedKeySchemeTests {
         ("gcs", GCSPostSignerV4.scheme, nil),
     ]
 
+    /// The credentials with and without an STS token.
+    static func credentials(_ id: String) -> [Credentials] {
+        [nil, "sts-token"].map { Credentials(accessKeyId: id, secret: Secret("sk"), securityToken: $0) }
+    }
+
     @Test func theSignedPolicyIsTheStructuredPolicysText() throws {
         let cache = SigningKeyCache()
-        for token in [nil, "sts-token"] as [String?] {
-            let credentials = Credentials(accessKeyId: "AKIDEXAMPLE", secret: Secret("sk"), securityToken: token)
+        for credentials in Self.credentials("AKIDEXAMPLE") {
             for (name, scheme, tokenField) in Self.schemes {
                 for upload in Self.uploads {
-                    let structured = scheme.policy(
-                        for: upload, credential: scheme.credential(accessKeyId: "AKIDEXAMPLE", day: "20260102", region: "r-1"),
-                        date: "20260102T235959Z", token: credentials.token(named: tokenField))
+                    let structured = StructuredPolicyDocument.derivedKey(
+                        scheme, upload, credential: scheme.credential(accessKeyId: "AKIDEXAMPLE", day: "20260102", region: "r-1"),
+                        date: "20260102T235959Z", credentials: credentials, tokenField: tokenField)
                     for cached in [nil, (cache: cache, generation: UInt64(1))] as [(cache: SigningKeyCache, generation: UInt64)?] {
                         let form = scheme.sign(upload, credentials: credentials, region: "r-1", tokenField: tokenField, cache: cached)
                         let text = String(decoding: try #require(Base64.decode(form.policy)), as: UTF8.self)
@@ -52,10 +57,28 @@ struct DerivedKeySchemeTests {
     }
 
     @Test func theV1SignedPolicyIsItsStructuredPolicysText() {
-        for token in [nil, "sts-token"] as [String?] {
-            let signer = OSSPostSignerV1(credentials: Credentials(accessKeyId: "LTAIid", secret: Secret("sk"), securityToken: token))
+        for credentials in Self.credentials("LTAIid") {
+            let signer = OSSPostSignerV1(credentials: credentials)
             for upload in Self.uploads {
-                #expect(signer.sign(upload).policy == signer.policy(for: upload).base64)
+                #expect(signer.sign(upload).policy == StructuredPolicyDocument.ossV1(upload, credentials: credentials).base64)
+            }
+        }
+    }
+
+    @Test func theCOSSignedPolicyIsItsStructuredPolicysText() {
+        for credentials in Self.credentials("AKIDcos") {
+            let signer = COSPostSigner(credentials: credentials)
+            for upload in Self.uploads {
+                #expect(signer.sign(upload).policy == StructuredPolicyDocument.cos(upload, credentials: credentials).base64)
+            }
+        }
+    }
+
+    @Test func theOBSSignedPolicyIsItsStructuredPolicysText() {
+        for credentials in Self.credentials("AKIDobs") {
+            let signer = OBSPostSigner(credentials: credentials)
+            for upload in Self.uploads {
+                #expect(signer.sign(upload).policy == StructuredPolicyDocument.obs(upload, credentials: credentials).base64)
             }
         }
     }

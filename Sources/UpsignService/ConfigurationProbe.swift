@@ -1,44 +1,33 @@
-import ArgumentParser
-import Crypto
 import Glibc
-import Synchronization
 import Upsign
 
-/// Loads the configuration so that no file can take the process down.
-///
-/// TOMLKit's parser (toml++ 3.4) stops on some malformed TOML with a failed `assert`, which
-/// aborts the whole process, in release builds too (`[+a]`, `a = [1, }]`; found by
-/// `Fuzz/run.sh`). A worker must survive a bad file on SIGHUP, so the text is first parsed in a
-/// child process (`upsign _parse-probe`, the same binary through `/proc/self/exe`, reading the
-/// text on stdin); only text the child survived is parsed here. The same text is parsed both
-/// times: the file is read once. Text a child already survived is not probed again, so a SIGHUP
-/// that only rereads credentials costs no process.
-enum ConfigurationLoader {
-    /// The SHA-256 of the last text a probe survived.
-    private static let survived = Mutex<[UInt8]>([])
+/// Parses configuration text in a child process, so that a parser that aborts (see
+/// `ConfigurationLoader`) ends the child, not the worker. The child reads the text on its stdin
+/// and exits when done; only how it ended matters.
+public struct ConfigurationProbe: Sendable {
+    /// The hidden subcommand that is the child's side (`parseStandardInput`).
+    public static let subcommand = "_parse-probe"
+    /// This very executable (`/proc/self/exe`) running `upsign _parse-probe`.
+    public static let selfExecutable = ConfigurationProbe(executable: "/proc/self/exe", arguments: ["upsign", subcommand])
 
-    /// `isolated: false` skips the child: for a process that answers one CGI request and exits,
-    /// whose crash ends only that request.
-    static func load(path: String, isolated: Bool = true) throws(ConfigurationError) -> Configuration {
-        let text = try Configuration.text(path: path)
-        if isolated {
-            let digest = Digest.sha256(text)
-            if survived.withLock({ $0 != digest }) {
-                if let crash = probe(text) {
-                    throw ConfigurationError(problems: [
-                        .init(path: "file", message: "\(path): not valid TOML (the TOML parser gave up on it: \(crash))")
-                    ])
-                }
-                survived.withLock { $0 = digest }
-            }
-        }
-        return try Configuration.parse(toml: text)
+    /// The program started as the child.
+    public let executable: String
+    /// Its arguments, the first being its name (`argv[0]`).
+    public let arguments: [String]
+    /// How long the child may take before it is killed and the text refused.
+    public let timeoutSeconds: Int
+
+    /// Creates a probe that runs `executable` with `arguments` (`argv`, its name first).
+    public init(executable: String, arguments: [String], timeoutSeconds: Int = 10) {
+        self.executable = executable
+        self.arguments = arguments
+        self.timeoutSeconds = timeoutSeconds
     }
 
     /// Parses `text` in a child process; nil when the child finished (whatever it thought of the
     /// text), else how it died. A child that cannot be started is reported too: a worker that
     /// cannot check a new file must not parse it in-process.
-    static func probe(_ text: String) -> String? {
+    public func check(_ text: String) -> String? {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { return "pipe: \(String(cString: strerror(errno)))" }
         // Close-on-exec: the child gets the read end only as its stdin (dup2 clears the flag).
@@ -70,11 +59,10 @@ enum ConfigurationLoader {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
 
-        let arguments = ["upsign", ParseProbe.name]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
         close(readEnd)
         close(exitWrite)
         guard spawned == 0 else {
@@ -96,8 +84,8 @@ enum ConfigurationLoader {
         }
         close(writeEnd)
 
-        // Wait for the child's exit (its stdout closing), at most 10 s.
-        var deadline = 10_000
+        // Wait for the child's exit (its stdout closing), at most `timeoutSeconds`.
+        var deadline = timeoutSeconds * 1000
         var exited = false
         var scratch = [UInt8](repeating: 0, count: 256)
         while deadline > 0 {
@@ -119,7 +107,7 @@ enum ConfigurationLoader {
         if !exited {
             kill(pid, SIGKILL)
             waitpid(pid, &status, 0)
-            return "the check did not finish in 10 s"
+            return "the check did not finish in \(timeoutSeconds) s"
         }
         var waited: Int32
         repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
@@ -129,15 +117,10 @@ enum ConfigurationLoader {
         let code = (status >> 8) & 0xff
         return code == 0 ? nil : "the check exited \(code)"
     }
-}
 
-/// `upsign _parse-probe`: parses the configuration text on stdin and exits 0, whatever the
-/// verdict; only a crash shows (ConfigurationLoader). Not for people.
-struct ParseProbe: ParsableCommand {
-    static let name = "_parse-probe"
-    static let configuration = CommandConfiguration(commandName: name, shouldDisplay: false)
-
-    func run() throws {
+    /// The child's side (`upsign _parse-probe`): parses the configuration text on stdin (at most
+    /// a little over 1 MiB is read) and returns whatever the verdict; only a crash shows.
+    public static func parseStandardInput() {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while bytes.count <= 1 << 20 {

@@ -1,60 +1,62 @@
-import ArgumentParser
 import CGI
 import Glibc
 import Logging
-import PostPolicy
 import Upsign
 
 /// Plain CGI: one request from the environment and stdin, one response on stdout, then exit.
 /// For hosts that run CGI programs but not FastCGI ones.
-enum CGIMode {
+public enum CGIMode {
     /// True when the web server started us as a CGI program (RFC 3875 meta-variables present).
-    static func applies(_ environment: [String: String]) -> Bool {
+    public static func applies(_ environment: [String: String]) -> Bool {
         environment["GATEWAY_INTERFACE"] != nil && environment["REQUEST_METHOD"] != nil
     }
 
-    /// Answers the request and returns; the caller exits 0.
-    static func answer(configuration: Configuration, logger: Logger) throws {
-        let environment = ProcessEnvironment.current()
+    /// Answers the request the meta-variables in `environment` and the body on `input` make, on
+    /// `output`, and returns; the caller exits 0. `input` and `output` are the process's stdin
+    /// and stdout outside tests.
+    public static func answer(
+        configuration: Configuration, logger: Logger, environment: [String: String] = ProcessEnvironment.current(),
+        input: Int32 = 0, output: Int32 = 1
+    ) throws(ServiceError) {
         let credentials = CredentialStore(profiles: configuration.profiles.values, environment: environment, clock: Runtime.clock)
-        let application = try Serve.application(configuration, credentials: credentials, metrics: nil, logger: logger)
-        let body = readBody(environment["CONTENT_LENGTH"], limit: configuration.server.maxBody)
+        let application = try LiveApplication.make(configuration, credentials: credentials, metrics: nil, logger: logger, environment: environment)
+        let body = readBody(environment["CONTENT_LENGTH"], limit: configuration.server.maxBody, from: input)
         let request = CGIRequest(params: CGIParams(environment), body: body)
         let response = application.respond(to: request)
         let bytes = response.serialized(includeBody: request.method != "HEAD")
         var written = 0
         while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            let n = bytes[written...].withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ExitCode(1) }
+            guard n > 0 else { throw .outputFailed }
             written += n
         }
         // A body we did not read must still be read: exiting with it unread resets the
         // connection (Apache mod_cgid's stdin and stdout are one socket) and the answer is lost.
-        if case .tooLarge(let declared) = body { drain(min(declared, 1 << 30)) }
+        if case .tooLarge(let declared) = body { drain(min(declared, 1 << 30), from: input) }
     }
 
-    /// Reads and discards up to `count` bytes of stdin.
-    static func drain(_ count: Int) {
+    /// Reads and discards up to `count` bytes of `input`.
+    static func drain(_ count: Int, from input: Int32) {
         var left = count
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while left > 0 {
-            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, min($0.count, left)) }
+            let n = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, min($0.count, left)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             left -= n
         }
     }
 
-    /// Reads `CONTENT_LENGTH` bytes of stdin, up to `limit`.
-    static func readBody(_ contentLength: String?, limit: Int) -> CGIRequest.Body {
+    /// Reads `CONTENT_LENGTH` bytes of `input`, up to `limit`.
+    static func readBody(_ contentLength: String?, limit: Int, from input: Int32) -> CGIRequest.Body {
         guard let declared = CGIRequest.Body.declaredLength(contentLength) else { return .invalidLength }
         if declared == 0 { return .bytes([]) }
         if declared > limit { return .tooLarge(declared: declared) }
         var body = [UInt8](repeating: 0, count: declared)
         var filled = 0
         while filled < declared {
-            let n = body.withUnsafeMutableBytes { read(0, $0.baseAddress! + filled, declared - filled) }
+            let n = body.withUnsafeMutableBytes { read(input, $0.baseAddress! + filled, declared - filled) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return .truncated }
             filled += n

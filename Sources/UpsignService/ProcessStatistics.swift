@@ -1,31 +1,9 @@
-import Crypto
 import Glibc
-import PostPolicy
-
-/// The real clock and randomness the application is given outside tests.
-enum Runtime {
-    /// The wall clock, in whole seconds.
-    static let clock: @Sendable () -> Timestamp = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Timestamp(secondsSince1970: Int64(now.tv_sec))
-    }
-
-    /// A monotonic clock in nanoseconds, for durations.
-    static let monotonicNanoseconds: @Sendable () -> UInt64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-    }
-
-    /// A random v4 UUID from OpenSSL's DRBG, or nil when it fails.
-    static let uuid: @Sendable () -> String? = { try? SecureRandom.uuidString() }
-}
 
 /// Figures about this process, read from /proc when scraped.
-enum ProcessStatistics {
+public enum ProcessStatistics {
     /// Resident memory in bytes (`/proc/self/statm`), or nil.
-    static func residentBytes() -> Int? {
+    public static func residentBytes() -> Int? {
         let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -39,7 +17,7 @@ enum ProcessStatistics {
     }
 
     /// Open file descriptors (entries of `/proc/self/fd`, less the one reading it), or nil.
-    static func openFileDescriptors() -> Int? {
+    public static func openFileDescriptors() -> Int? {
         guard let dir = opendir("/proc/self/fd") else { return nil }
         defer { closedir(dir) }
         var n = 0

@@ -4,18 +4,18 @@ import PostPolicy
 import Upsign
 
 /// Polls the credentials files for changes (an STS agent rewriting them) and logs each reload.
-enum CredentialWatcher {
+public enum CredentialWatcher {
     /// Starts a thread that checks the store `store()` gives (the current configuration's) every
     /// `interval` microseconds, forever.
-    static func start(_ store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
-        let context = Unmanaged.passRetained(WatcherContext(store: store, logger: logger, interval: interval))
+    public static func start(_ store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
+        let context = Unmanaged.passRetained(Context(store: store, logger: logger, interval: interval))
         var thread = pthread_t()
         pthread_create(&thread, nil, watch, context.toOpaque())
         pthread_detach(thread)
     }
 
     /// One log line per reload event; secrets never appear (only sources, generations, dates).
-    static func log(_ events: [CredentialStore.ReloadEvent], _ logger: Logger) {
+    public static func log(_ events: [CredentialStore.ReloadEvent], _ logger: Logger) {
         for event in events {
             switch event {
             case .loaded(let source, let generation, let expiration):
@@ -35,22 +35,24 @@ enum CredentialWatcher {
     }
 }
 
-/// What the watcher thread needs, handed over through `pthread_create`'s pointer.
-private final class WatcherContext {
-    let store: @Sendable () -> CredentialStore
-    let logger: Logger
-    let interval: UInt32
+extension CredentialWatcher {
+    /// What the watcher thread needs, handed over through `pthread_create`'s pointer.
+    fileprivate final class Context {
+        let store: @Sendable () -> CredentialStore
+        let logger: Logger
+        let interval: UInt32
 
-    init(store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32) {
-        self.store = store
-        self.logger = logger
-        self.interval = interval
+        init(store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32) {
+            self.store = store
+            self.logger = logger
+            self.interval = interval
+        }
     }
 }
 
 /// The watcher thread's body.
 private func watch(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let c = Unmanaged<WatcherContext>.fromOpaque(raw!).takeRetainedValue()
+    let c = Unmanaged<CredentialWatcher.Context>.fromOpaque(raw!).takeRetainedValue()
     while true {
         usleep(c.interval)
         CredentialWatcher.log(c.store().reloadChangedFiles(), c.logger)
