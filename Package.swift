@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "UpsignService",
             dependencies: [
-                "Upsign", "CGI", "Crypto", "HTTPFetch", "LogLines", "PerThread", "PostPolicy",
+                "Upsign", "CGI", "Crypto", "HTTPFetch", "LogLines", "PerThread", "PostPolicy", "SystemCalls",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -161,33 +161,13 @@ extension Application {
         } else {
             rawPath = uri[...]
         }
-        guard var out = percentDecoded(rawPath) else { return nil }
+        guard var out = ASCII.percentDecoded(rawPath.utf8, plusAsSpace: false) else { return nil }
         if let query {
             out.append(UInt8(ascii: "?"))
             out.append(contentsOf: query.utf8)
         }
         out.append(0x0A)
         out.append(contentsOf: body)
-        return out
-    }
-
-    /// `%XX` decoding of a path (a `+` stays a `+`); nil for a broken escape.
-    static func percentDecoded(_ s: Substring) -> [UInt8]? {
-        var out: [UInt8] = []
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "%") {
-                guard i + 2 < b.count, let hi = FormURLEncoding.hexValue(b[i + 1]), let lo = FormURLEncoding.hexValue(b[i + 2]) else {
-                    return nil
-                }
-                out.append(hi << 4 | lo)
-                i += 3
-            } else {
-                out.append(b[i])
-                i += 1
-            }
-        }
         return out
     }
 

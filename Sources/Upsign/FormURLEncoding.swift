@@ -1,3 +1,5 @@
+import ASCIIText
+
 /// `application/x-www-form-urlencoded` decoding (WHATWG URL §5.1), strict about broken escapes.
 enum FormURLEncoding {
     /// Splits `text` on `&`, each pair on its first `=`, decoding `+` and `%XX`; the results must be UTF-8.
@@ -37,37 +39,12 @@ enum FormURLEncoding {
         if !bytes.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) {
             return .success(String(decoding: bytes, as: UTF8.self))
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            let c = bytes[i]
-            if c == UInt8(ascii: "+") {
-                out.append(0x20)
-            } else if c == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else {
-                    return .failure(.invalidRequest("bad percent-encoding in the \(source)"))
-                }
-                out.append(hi << 4 | lo)
-                i += 3
-                continue
-            } else {
-                out.append(c)
-            }
-            i += 1
+        guard let out = ASCII.percentDecoded(bytes, plusAsSpace: true) else {
+            return .failure(.invalidRequest("bad percent-encoding in the \(source)"))
         }
         guard let s = String(validating: out, as: UTF8.self) else {
             return .failure(.invalidRequest("the \(source) does not decode to UTF-8"))
         }
         return .success(s)
-    }
-
-    static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x41...0x46: c - 0x41 + 10
-        case 0x61...0x66: c - 0x61 + 10
-        default: nil
-        }
     }
 }

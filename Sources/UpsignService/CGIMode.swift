@@ -2,6 +2,7 @@ import CGI
 import Glibc
 import Logging
 import Upsign
+import SystemCalls
 
 /// Plain CGI: one request from the environment and stdin, one response on stdout, then exit.
 /// For hosts that run CGI programs but not FastCGI ones.
@@ -24,13 +25,7 @@ public enum CGIMode {
         let request = CGIRequest(params: CGIParams(environment), body: body)
         let response = application.respond(to: request)
         let bytes = response.serialized(includeBody: request.method != "HEAD")
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .outputFailed }
-            written += n
-        }
+        guard FD.writeAll(output, bytes) else { throw .outputFailed }
         // A body we did not read must still be read: exiting with it unread resets the
         // connection (Apache mod_cgid's stdin and stdout are one socket) and the answer is lost.
         if case .tooLarge(let declared) = body { drain(min(declared, 1 << 30), from: input) }
@@ -38,14 +33,8 @@ public enum CGIMode {
 
     /// Reads and discards up to `count` bytes of `input`.
     static func drain(_ count: Int, from input: Int32) {
-        var left = count
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        while left > 0 {
-            let n = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, min($0.count, left)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            left -= n
-        }
+        _ = chunk.withUnsafeMutableBytes { FD.skip(input, count, scratch: $0) }
     }
 
     /// Reads `CONTENT_LENGTH` bytes of `input`, up to `limit`.
@@ -54,13 +43,7 @@ public enum CGIMode {
         if declared == 0 { return .bytes([]) }
         if declared > limit { return .tooLarge(declared: declared) }
         var body = [UInt8](repeating: 0, count: declared)
-        var filled = 0
-        while filled < declared {
-            let n = body.withUnsafeMutableBytes { read(input, $0.baseAddress! + filled, declared - filled) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return .truncated }
-            filled += n
-        }
-        return .bytes(body)
+        let whole = body.withUnsafeMutableBytes { FD.read(input, exactly: declared, into: $0) }
+        return whole ? .bytes(body) : .truncated
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Upsign
+import SystemCalls
 
 /// Parses configuration text in a child process, so that a parser that aborts (see
 /// `ConfigurationLoader`) ends the child, not the worker. The child reads the text on its stdin
@@ -72,16 +73,8 @@ public struct ConfigurationProbe: Sendable {
         // A child that died early closes the pipe: the write then fails with EPIPE instead of
         // killing this process (`serve` ignores SIGPIPE from the start; the CLI commands too).
         signal(SIGPIPE, SIG_IGN)
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var done = 0
-            while done < buffer.count {
-                let n = write(writeEnd, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                done += n
-            }
-        }
+        // A child that exits early leaves the rest unwritten: its exit is what is reported.
+        _ = FD.writeAll(writeEnd, Array(text.utf8))
         close(writeEnd)
 
         // Wait for the child's exit (its stdout closing), at most `timeoutSeconds`.
@@ -109,8 +102,7 @@ public struct ConfigurationProbe: Sendable {
             waitpid(pid, &status, 0)
             return "the check did not finish in \(timeoutSeconds) s"
         }
-        var waited: Int32
-        repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
+        let waited = FD.retrying { waitpid(pid, &status, 0) }
         if waited < 0 { return "waitpid: \(String(cString: strerror(errno)))" }
         let signal = status & 0x7f
         if signal != 0 { return "the check died of signal \(signal)" }
@@ -121,14 +113,8 @@ public struct ConfigurationProbe: Sendable {
     /// The child's side (`upsign _parse-probe`): parses the configuration text on stdin (at most
     /// a little over 1 MiB is read) and returns whatever the verdict; only a crash shows.
     public static func parseStandardInput() {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while bytes.count <= 1 << 20 {
-            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += chunk[..<n]
-        }
+        // The parent sends at most 1 MiB (`Configuration.text`); more is not a configuration.
+        let bytes = (try? FD.readAll(0, limit: 2 << 20).get()) ?? []
         _ = try? Configuration.parse(toml: String(decoding: bytes, as: UTF8.self))
     }
 }

@@ -2,16 +2,19 @@ import Glibc
 import Logging
 import PostPolicy
 import Upsign
+import SystemCalls
 
 /// Polls the credentials files for changes (an STS agent rewriting them) and logs each reload.
 public enum CredentialWatcher {
     /// Starts a thread that checks the store `store()` gives (the current configuration's) every
     /// `interval` microseconds, forever.
     public static func start(_ store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
-        let context = Unmanaged.passRetained(Context(store: store, logger: logger, interval: interval))
-        var thread = pthread_t()
-        pthread_create(&thread, nil, watch, context.toOpaque())
-        pthread_detach(thread)
+        Threads.spawn(detached: true) {
+            while true {
+                usleep(interval)
+                log(store().reloadChangedFiles(), logger)
+            }
+        }
     }
 
     /// One log line per reload event; secrets never appear (only sources, generations, dates).
@@ -32,29 +35,5 @@ public enum CredentialWatcher {
                 ])
             }
         }
-    }
-}
-
-extension CredentialWatcher {
-    /// What the watcher thread needs, handed over through `pthread_create`'s pointer.
-    fileprivate final class Context {
-        let store: @Sendable () -> CredentialStore
-        let logger: Logger
-        let interval: UInt32
-
-        init(store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32) {
-            self.store = store
-            self.logger = logger
-            self.interval = interval
-        }
-    }
-}
-
-/// The watcher thread's body.
-private func watch(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let c = Unmanaged<CredentialWatcher.Context>.fromOpaque(raw!).takeRetainedValue()
-    while true {
-        usleep(c.interval)
-        CredentialWatcher.log(c.store().reloadChangedFiles(), c.logger)
     }
 }

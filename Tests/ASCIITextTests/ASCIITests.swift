@@ -25,3 +25,18 @@ struct ASCIITests {
         #expect(ASCII.isPrintable("a b") && !ASCII.isPrintable("caf\u{e9}") && !ASCII.isPrintable("a\tb"))
     }
 }
+
+/// The one percent-decoder.
+struct PercentDecodingTests {
+    @Test(arguments: [
+        ("a%20b+c", true, "a b c"), ("a%20b+c", false, "a b+c"), ("%E4%BD%A0", true, "你"), ("%2f%2F", false, "//"), ("", true, ""),
+    ])
+    func escapesAndPlusesAreDecoded(_ text: String, _ plus: Bool, _ expected: String) {
+        #expect(ASCII.percentDecoded(Array(text.utf8), plusAsSpace: plus) == Array(expected.utf8))
+    }
+
+    @Test(arguments: ["%", "%4", "%4g", "a%zz", "%%41"])
+    func aBrokenEscapeIsRefused(_ text: String) {
+        #expect(ASCII.percentDecoded(Array(text.utf8), plusAsSpace: true) == nil)
+    }
+}
