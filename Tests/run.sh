@@ -3,7 +3,7 @@
 #
 #   bash Tests/run.sh            # from anywhere; as root on Debian 12
 #
-# Steps: install missing Debian packages (deploy/install-deps.sh), `swift build` (debug),
+# Steps: install missing Debian packages (deploy/install-deps.sh), `swift format lint`, `swift build` (debug),
 # `swift test`, a venv in .build-venv/ with Tests/Integration/requirements.txt, the client
 # examples' Node tests (`node --test deploy/examples/miniprogram/`), `pytest Tests/Integration`
 # against the debug binary, then the operations runs scaled down: a soak through nginx
@@ -53,6 +53,9 @@ if [[ -n ${SWIFT_SCRATCH_PATH:-} ]]; then
 fi
 
 # --- Swift -----------------------------------------------------------------------------------
+say "swift format lint (.swift-format)"
+swift format lint --strict -r Sources Tests Benchmarks/SigningCore Fuzz Package.swift
+
 say "swift build (debug)"
 swift build "${swift_args[@]}"
 BIN_DIR=$(swift build "${swift_args[@]}" --show-bin-path)

@@ -96,10 +96,12 @@ func sign(_ message: [UInt8], with key: OpaquePointer) -> [UInt8] {
 /// request URI, `?` and the raw query when there is one, a newline and the body. Nil when the
 /// path's escapes are broken (then the fuzzer's own authorization is sent).
 func stringToSign(_ request: CGIRequest, body: [UInt8]) -> [UInt8]? {
-    let uri = request.param("REQUEST_URI") ?? {
-        let q = request.queryString
-        return request.path + (q.isEmpty ? "" : "?" + q)
-    }()
+    let uri =
+        request.param("REQUEST_URI")
+        ?? {
+            let q = request.queryString
+            return request.path + (q.isEmpty ? "" : "?" + q)
+        }()
     let bytes = Array(uri.utf8)
     let q = bytes.firstIndex(of: UInt8(ascii: "?"))
     let path = bytes[..<(q ?? bytes.count)]
@@ -173,7 +175,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         keys = s.pinned
     } else {
         let answer: Result<[UInt8], PublicKeyStore.FetchFailure> =
-            has("f") ? .failure(.init(description: "connection refused"))
+            has("f")
+            ? .failure(.init(description: "connection refused"))
             : has("k") ? .success(fields[6]) : .success(Array(publicPEM.utf8))
         keys = PublicKeyStore(fetch: { _ in answer })
     }

@@ -111,7 +111,8 @@ private func makeApplication(_ configuration: Configuration, _ credentialsFromFi
 /// Answers a policy request per profile (at most 4) and a health check.
 private func answer(_ application: Application, _ queryField: [UInt8]) {
     let configuration = application.configuration
-    let query = queryField.isEmpty
+    let query =
+        queryField.isEmpty
         ? "filename=Photo%20One.JPG&size=1234&contentType=image%2Fjpeg&x-oss-meta-album=trip&meta-camera=x100"
         : FuzzInput.text(queryField)
     let base = configuration.server.basePath

@@ -89,13 +89,17 @@ func pairs(_ p: [UInt8]) -> [[UInt8]] {
     var out: [[UInt8]] = []
     var i = 0
     func length() -> Int {
-        if p[i] < 0x80 { i += 1; return Int(p[i - 1]) }
+        if p[i] < 0x80 {
+            i += 1
+            return Int(p[i - 1])
+        }
         let n = Int(p[i] & 0x7F) << 24 | Int(p[i + 1]) << 16 | Int(p[i + 2]) << 8 | Int(p[i + 3])
         i += 4
         return n
     }
     while i < p.count {
-        let n = length(), v = length()
+        let n = length()
+        let v = length()
         var entry = Array(p[i..<(i + n)])
         entry.append(UInt8(ascii: "="))
         entry.append(contentsOf: p[(i + n)..<(i + n + v)])
@@ -135,8 +139,11 @@ func checkManagementReply(_ reply: [UInt8]) {
         var names: [[UInt8]] = []
         var i = 8
         while i < reply.count {
-            guard reply.count - i >= 2, reply[i] < 0x80, reply[i + 1] < 0x80 else { Oracle.fail("a GET_VALUES_RESULT with long or truncated lengths") }
-            let n = Int(reply[i]), v = Int(reply[i + 1])
+            guard reply.count - i >= 2, reply[i] < 0x80, reply[i + 1] < 0x80 else {
+                Oracle.fail("a GET_VALUES_RESULT with long or truncated lengths")
+            }
+            let n = Int(reply[i])
+            let v = Int(reply[i + 1])
             guard reply.count - i - 2 >= n + v else { Oracle.fail("a GET_VALUES_RESULT pair past its record") }
             let name = Array(reply[(i + 2)..<(i + 2 + n)])
             guard !names.contains(name) else { Oracle.fail("a GET_VALUES_RESULT naming a variable twice") }
@@ -240,7 +247,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         reading = LibFCGIBridge.read(fds[0], into: request, maxBody: maxBody)
     }
     if debug {
-        FuzzSink.say("read: \(reading != nil); environment:\n" + environment(request.pointee.envp).map { "  " + String(decoding: $0, as: UTF8.self).debugDescription + "\n" }.joined())
+        FuzzSink.say(
+            "read: \(reading != nil); environment:\n"
+                + environment(request.pointee.envp).map { "  " + String(decoding: $0, as: UTF8.self).debugDescription + "\n" }.joined())
     }
     if let reading {
         if case .request(let role, let pairs) = expected {
@@ -277,4 +286,3 @@ func environment(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) ->
     }
     return out
 }
-

@@ -25,7 +25,12 @@ nonisolated(unsafe) private var application: Application?
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let app: Application
-    if let application { app = application } else { app = Fixture.application(); application = app }
+    if let application {
+        app = application
+    } else {
+        app = Fixture.application()
+        application = app
+    }
 
     let fields = FuzzInput.fields(data, size, count: 4)
     let body = fields[3]

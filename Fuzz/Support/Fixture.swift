@@ -167,7 +167,9 @@ public enum Fixture {
     /// The sandbox with the credentials files.
     public static let files: Sandbox = {
         let s = Sandbox()
-        s.write("sts.json", #"{"AccessKeyId":"STS.fuzz","AccessKeySecret":"sts-secret","SecurityToken":"CAIS+token/=","Expiration":"2026-01-03T00:04:59Z"}"#)
+        s.write(
+            "sts.json",
+            #"{"AccessKeyId":"STS.fuzz","AccessKeySecret":"sts-secret","SecurityToken":"CAIS+token/=","Expiration":"2026-01-03T00:04:59Z"}"#)
         s.write("expired.json", #"{"AccessKeyId":"STS.old","AccessKeySecret":"old","SecurityToken":"t","Expiration":"2026-01-01T00:00:00Z"}"#)
         s.write("binding.key", String(repeating: "f", count: 64) + "\n")
         return s

@@ -94,14 +94,19 @@ public enum FuzzSink {
 /// fuzzer's own thread, the values of an application that is dropped after one input would be
 /// left behind by design (PerThread.deinit leaks what live threads hold), once per input.
 public func onFreshThread(_ body: @escaping () -> Void) {
-    final class Job { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    final class Job {
+        let body: () -> Void
+        init(_ b: @escaping () -> Void) { body = b }
+    }
     let job = Unmanaged.passRetained(Job(body)).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-        job.body()
-        return nil
-    }, job)
+    let rc = pthread_create(
+        &thread, nil,
+        { raw in
+            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            job.body()
+            return nil
+        }, job)
     guard rc == 0 else {
         Unmanaged<Job>.fromOpaque(job).takeRetainedValue().body()
         return

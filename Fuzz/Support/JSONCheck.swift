@@ -78,7 +78,10 @@ extension JSONScanner {
             offset += 1
             var members: [(String, JSONCheck.Value)] = []
             skipSpace()
-            if next == UInt8(ascii: "}") { offset += 1; return .object(members) }
+            if next == UInt8(ascii: "}") {
+                offset += 1
+                return .object(members)
+            }
             while true {
                 skipSpace()
                 guard next == UInt8(ascii: "\"") else { throw fail("expected a key") }
@@ -89,27 +92,48 @@ extension JSONScanner {
                 members.append((key, try anyValue(depth: depth + 1)))
                 skipSpace()
                 guard let c = next else { throw fail("unterminated object") }
-                if c == UInt8(ascii: ",") { offset += 1; continue }
-                if c == UInt8(ascii: "}") { offset += 1; return .object(members) }
+                if c == UInt8(ascii: ",") {
+                    offset += 1
+                    continue
+                }
+                if c == UInt8(ascii: "}") {
+                    offset += 1
+                    return .object(members)
+                }
                 throw fail("expected ',' or '}'")
             }
         case UInt8(ascii: "["):
             offset += 1
             var items: [JSONCheck.Value] = []
             skipSpace()
-            if next == UInt8(ascii: "]") { offset += 1; return .array(items) }
+            if next == UInt8(ascii: "]") {
+                offset += 1
+                return .array(items)
+            }
             while true {
                 items.append(try anyValue(depth: depth + 1))
                 skipSpace()
                 guard let c = next else { throw fail("unterminated array") }
-                if c == UInt8(ascii: ",") { offset += 1; continue }
-                if c == UInt8(ascii: "]") { offset += 1; return .array(items) }
+                if c == UInt8(ascii: ",") {
+                    offset += 1
+                    continue
+                }
+                if c == UInt8(ascii: "]") {
+                    offset += 1
+                    return .array(items)
+                }
                 throw fail("expected ',' or ']'")
             }
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw fail("expected a value")
         }

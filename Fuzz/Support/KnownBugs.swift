@@ -17,7 +17,8 @@ public enum KnownBugs {
         atexit {
             var text = ""
             for (site, n) in KnownBugs.tomlAssertions.sorted(by: { $0.key < $1.key }) {
-                text += "KNOWN BUG (bypassed) \(n)x: toml++ assertion that aborts the parser (upsign: only its probe child; ConfigurationLoader): \(site)\n"
+                text +=
+                    "KNOWN BUG (bypassed) \(n)x: toml++ assertion that aborts the parser (upsign: only its probe child; ConfigurationLoader): \(site)\n"
             }
             if !text.isEmpty { FuzzSink.say(text) }
         }

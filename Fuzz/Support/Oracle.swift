@@ -9,7 +9,8 @@ public enum Oracle {
     public static func fail(_ what: String, _ response: CGIResponse? = nil) -> Never {
         var text = "ORACLE FAILURE: \(what)\n"
         if let response {
-            text += "status \(response.status); headers \(response.headers.map { "\($0.name): \($0.value)" }); body \(response.bodyText.debugDescription)\n"
+            text +=
+                "status \(response.status); headers \(response.headers.map { "\($0.name): \($0.value)" }); body \(response.bodyText.debugDescription)\n"
         }
         FuzzSink.say(text)
         abort()

@@ -18,11 +18,16 @@ public enum Base64 {
             let outputCount = 4 * ((input.count + 2) / 3)
             if outputCount == 0 { return "" }
             return String(unsafeUninitializedCapacity: outputCount + 1) { out in
-                let written = Int(EVP_EncodeBlock(
-                    out.baseAddress, input.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(input.count)))
+                let written = Int(
+                    EVP_EncodeBlock(
+                        out.baseAddress, input.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(input.count)))
                 if urlSafe {
                     for i in 0..<written {
-                        if out[i] == UInt8(ascii: "+") { out[i] = UInt8(ascii: "-") } else if out[i] == UInt8(ascii: "/") { out[i] = UInt8(ascii: "_") }
+                        if out[i] == UInt8(ascii: "+") {
+                            out[i] = UInt8(ascii: "-")
+                        } else if out[i] == UInt8(ascii: "/") {
+                            out[i] = UInt8(ascii: "_")
+                        }
                     }
                 }
                 return written

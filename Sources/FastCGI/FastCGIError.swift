@@ -1,3 +1,6 @@
+import CFastCGI
+import Glibc
+
 /// Why the FastCGI server could not start.
 public enum FastCGIError: Error, Equatable, CustomStringConvertible {
     /// No `--listen` was given and neither fd 0 nor systemd socket activation provides a listening socket.
@@ -24,6 +27,3 @@ public enum FastCGIError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
-
-import CFastCGI
-import Glibc

@@ -20,18 +20,18 @@ public enum FileDescriptorLimit {
     /// the hard limit allows (an unprivileged process may raise its soft limit up to it).
     public static func raise(toFit connections: Int) -> Outcome {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else {
+        guard getrlimit(openFilesResource, &limit) == 0 else {
             return Outcome(limit: reserve + connections, connections: connections)
         }
         let wanted = rlim_t(connections + reserve)
         if limit.rlim_cur < wanted {
             var raised = limit
             raised.rlim_cur = min(wanted, limit.rlim_max)
-            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
+            if setrlimit(openFilesResource, &raised) == 0 { limit = raised }
         }
         let soft = limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
         return Outcome(limit: soft, connections: max(1, min(connections, soft - reserve)))
     }
 
-    private static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
+    private static var openFilesResource: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
 }

@@ -89,7 +89,10 @@ public struct ListeningSocket: Sendable {
             while let ai = cursor {
                 cursor = ai.pointee.ai_next
                 let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), ai.pointee.ai_protocol)
-                if fd < 0 { lastErrno = errno; continue }
+                if fd < 0 {
+                    lastErrno = errno
+                    continue
+                }
                 var one: Int32 = 1
                 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
                 if bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0, listen(fd, backlog) == 0 {

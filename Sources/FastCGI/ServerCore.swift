@@ -1,5 +1,5 @@
-import CGI
 import CFastCGI
+import CGI
 import Glibc
 import Synchronization
 

@@ -59,9 +59,11 @@ public enum HTTPFetcher {
             ok = ok && upsign_curl_setopt_long(handle, CURLOPT_POST, 1) == CURLE_OK
             ok = ok && upsign_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count) == CURLE_OK
             // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE first, so any bytes, NULs included).
-            ok = ok && body.withUnsafeBytes { bytes in
-                upsign_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress)) == CURLE_OK
-            }
+            ok =
+                ok
+                && body.withUnsafeBytes { bytes in
+                    upsign_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress)) == CURLE_OK
+                }
             return ok && upsign_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK
         }
     }
@@ -106,7 +108,8 @@ public enum HTTPFetcher {
     }
 
     /// libcurl's write callback: appends to the `Sink` given as its context, up to its limit.
-    private static let collect: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+    private static let collect: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        data, size, count, context in
         let sink = Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue()
         let n = size * count
         if sink.bytes.count + n > sink.limit {

@@ -28,8 +28,14 @@ extension JSONScanner {
                 members.append((key, try scalar()))
                 skipSpace()
                 guard let c = next else { throw fail("unterminated object") }
-                if c == UInt8(ascii: ",") { offset += 1; continue }
-                if c == UInt8(ascii: "}") { offset += 1; break }
+                if c == UInt8(ascii: ",") {
+                    offset += 1
+                    continue
+                }
+                if c == UInt8(ascii: "}") {
+                    offset += 1
+                    break
+                }
                 throw fail("expected ',' or '}'")
             }
         }
@@ -43,9 +49,15 @@ extension JSONScanner {
         guard let c = next else { throw fail("expected a value") }
         switch c {
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         case UInt8(ascii: "{"), UInt8(ascii: "["): throw fail("nested objects and arrays are not accepted")
         default: throw fail("expected a value")

@@ -61,9 +61,16 @@ public struct JSONScanner {
         while true {
             guard offset < bytes.count else { throw fail("unterminated string") }
             let c = bytes[offset]
-            if c == UInt8(ascii: "\"") { offset += 1; break }
+            if c == UInt8(ascii: "\"") {
+                offset += 1
+                break
+            }
             if c < 0x20 { throw fail("control character in string") }
-            if c != UInt8(ascii: "\\") { out.append(c); offset += 1; continue }
+            if c != UInt8(ascii: "\\") {
+                out.append(c)
+                offset += 1
+                continue
+            }
             offset += 1
             guard offset < bytes.count else { throw fail("unterminated escape") }
             let e = bytes[offset]

@@ -30,11 +30,13 @@ public struct COSPostSigner: PostSigner {
         let keyTime = Self.keyTime(upload)
         // The policy: the bucket, the algorithm, SecretId and key time, then what every store shares.
         let json = PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
-            upload.writeConditions(to: &w, leading: { w in
-                PolicyCondition.exact(field: "q-sign-algorithm", value: "sha1").write(to: &w)
-                PolicyCondition.exact(field: "q-ak", value: credentials.accessKeyId).write(to: &w)
-                PolicyCondition.exact(field: "q-sign-time", value: keyTime).write(to: &w)
-            }, token: credentials.token(named: tokenField))
+            upload.writeConditions(
+                to: &w,
+                leading: { w in
+                    PolicyCondition.exact(field: "q-sign-algorithm", value: "sha1").write(to: &w)
+                    PolicyCondition.exact(field: "q-ak", value: credentials.accessKeyId).write(to: &w)
+                    PolicyCondition.exact(field: "q-sign-time", value: keyTime).write(to: &w)
+                }, token: credentials.token(named: tokenField))
         }
         let signature = signature(policyJSON: json, keyTime: keyTime)
         return SignedPostForm(

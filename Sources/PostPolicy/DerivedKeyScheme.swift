@@ -65,7 +65,8 @@ public struct DerivedKeyScheme: Sendable {
         cache: (cache: SigningKeyCache, generation: UInt64)?
     ) -> SignedPostForm {
         let day = upload.issuedAt.compactDate
-        let derived = cache.map { $0.cache.derived(self, credentials: credentials, generation: $0.generation, date: day, region: region) }
+        let derived =
+            cache.map { $0.cache.derived(self, credentials: credentials, generation: $0.generation, date: day, region: region) }
             ?? derive(credentials: credentials, date: day, region: region)
         let credential = derived.credential
         let date = upload.issuedAt.compactDateTime
@@ -73,10 +74,12 @@ public struct DerivedKeyScheme: Sendable {
         // The policy: the bucket, the algorithm, credential and date, then what every store
         // shares; the day's leading conditions pre-rendered.
         let json = PolicyDocument.render(expiration: upload.expiration, style: expirationStyle) { w in
-            upload.writeConditions(to: &w, leading: { w in
-                w.fragment(derived.leadingConditions)
-                dateCondition(date).write(to: &w)
-            }, token: token)
+            upload.writeConditions(
+                to: &w,
+                leading: { w in
+                    w.fragment(derived.leadingConditions)
+                    dateCondition(date).write(to: &w)
+                }, token: token)
         }
         let policy = Base64.encode(json)
         let signature = signature(policyBase64: policy, signingKey: derived.key)

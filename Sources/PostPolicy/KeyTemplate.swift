@@ -77,7 +77,10 @@ public struct KeyTemplate: Sendable, Equatable {
                     if name.contains("{") { throw .unbalancedBrace }
                     throw .unknownPlaceholder(String(name))
                 }
-                if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
+                if !literal.isEmpty {
+                    segments.append(.literal(literal))
+                    literal = ""
+                }
                 segments.append(.placeholder(p))
                 rest = rest[rest.index(after: close)...]
             } else if c == "}" {

@@ -15,9 +15,10 @@ public struct OBSPostSigner: PostSigner {
     public func sign(_ upload: PostUpload) -> SignedPostForm {
         let tokenField = FormVocabulary.huaweiOBS.securityToken
         let token = credentials.token(named: tokenField)
-        let policy = Base64.encode(PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
-            upload.writeConditions(to: &w, leading: { _ in }, token: token)
-        })
+        let policy = Base64.encode(
+            PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
+                upload.writeConditions(to: &w, leading: { _ in }, token: token)
+            })
         let signature = credentials.secret.base64HMACSHA1(policy)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,

@@ -19,9 +19,10 @@ public struct OSSPostSignerV1: PostSigner {
         // Step 1 (Post Policy): the conditions pinning everything the client must not change:
         // bucket, exact key, size range, then the optional status, content type and STS token.
         let token = credentials.token(named: FormVocabulary.aliyunOSS.securityToken)
-        let policy = Base64.encode(PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
-            upload.writeConditions(to: &w, leading: { _ in }, token: token)
-        })
+        let policy = Base64.encode(
+            PolicyDocument.render(expiration: upload.expiration, style: .milliseconds) { w in
+                upload.writeConditions(to: &w, leading: { _ in }, token: token)
+            })
         let signature = signature(policyBase64: policy)
         return SignedPostForm(
             upload: upload, policy: policy, signature: signature, credentials: credentials,

@@ -20,13 +20,27 @@ public enum PolicyCondition: Sendable, Equatable {
     public func write(to w: inout JSONWriter) {
         switch self {
         case .exact(let field, let value):
-            w.beginObject(); w.field(field, value); w.endObject()
+            w.beginObject()
+            w.field(field, value)
+            w.endObject()
         case .equals(let field, let value):
-            w.beginArray(); w.string("eq"); w.string(field, prefix: UInt8(ascii: "$")); w.string(value); w.endArray()
+            w.beginArray()
+            w.string("eq")
+            w.string(field, prefix: UInt8(ascii: "$"))
+            w.string(value)
+            w.endArray()
         case .startsWith(let field, let prefix):
-            w.beginArray(); w.string("starts-with"); w.string(field, prefix: UInt8(ascii: "$")); w.string(prefix); w.endArray()
+            w.beginArray()
+            w.string("starts-with")
+            w.string(field, prefix: UInt8(ascii: "$"))
+            w.string(prefix)
+            w.endArray()
         case .contentLengthRange(let min, let max):
-            w.beginArray(); w.string("content-length-range"); w.integer(min); w.integer(max); w.endArray()
+            w.beginArray()
+            w.string("content-length-range")
+            w.integer(min)
+            w.integer(max)
+            w.endArray()
         case .oneOf(let field, let values), .noneOf(let field, let values):
             w.beginArray()
             if case .oneOf = self { w.string("in") } else { w.string("not-in") }

@@ -7,7 +7,10 @@ public struct SignedPostForm: Sendable, Equatable {
         /// The field value.
         public let value: String
         /// Creates a field.
-        public init(_ name: String, _ value: String) { self.name = name; self.value = value }
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     /// Where the form is posted.

@@ -32,11 +32,16 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// given, else to the second (`2026-11-29T12:00:00Z`, as Google Cloud Storage policies want).
     public func appendISO8601(to s: inout [UInt8], millisecond: Int?) {
         let t = utc
-        Self.append(t.year, width: 4, to: &s); s.append(UInt8(ascii: "-"))
-        Self.append(t.month, width: 2, to: &s); s.append(UInt8(ascii: "-"))
-        Self.append(t.day, width: 2, to: &s); s.append(UInt8(ascii: "T"))
-        Self.append(t.hour, width: 2, to: &s); s.append(UInt8(ascii: ":"))
-        Self.append(t.minute, width: 2, to: &s); s.append(UInt8(ascii: ":"))
+        Self.append(t.year, width: 4, to: &s)
+        s.append(UInt8(ascii: "-"))
+        Self.append(t.month, width: 2, to: &s)
+        s.append(UInt8(ascii: "-"))
+        Self.append(t.day, width: 2, to: &s)
+        s.append(UInt8(ascii: "T"))
+        Self.append(t.hour, width: 2, to: &s)
+        s.append(UInt8(ascii: ":"))
+        Self.append(t.minute, width: 2, to: &s)
+        s.append(UInt8(ascii: ":"))
         Self.append(t.second, width: 2, to: &s)
         if let millisecond {
             s.append(UInt8(ascii: "."))

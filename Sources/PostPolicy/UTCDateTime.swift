@@ -18,7 +18,10 @@ public struct UTCDateTime: Sendable, Equatable {
         let s = t.secondsSince1970
         var days = s / 86_400
         var rem = s % 86_400
-        if rem < 0 { rem += 86_400; days -= 1 }
+        if rem < 0 {
+            rem += 86_400
+            days -= 1
+        }
         (year, month, day) = UTCDateTime.civilFromDays(Int(days))
         hour = Int(rem / 3600)
         minute = Int(rem % 3600 / 60)

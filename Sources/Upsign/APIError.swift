@@ -59,9 +59,12 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(status: 400, code: "meta_not_allowed", message: why)
     }
     /// 400 `invalid_identity`: the web server passed a user name upsign will not put in a key.
-    public static func invalidIdentity(_ why: String) -> APIError { APIError(status: 400, code: "invalid_identity", message: "the authenticated user name is not usable: \(why)") }
+    public static func invalidIdentity(_ why: String) -> APIError {
+        APIError(status: 400, code: "invalid_identity", message: "the authenticated user name is not usable: \(why)")
+    }
     /// 401 `identity_required`.
-    public static let identityRequired = APIError(status: 401, code: "identity_required", message: "this profile needs an authenticated user, and none was passed")
+    public static let identityRequired = APIError(
+        status: 401, code: "identity_required", message: "this profile needs an authenticated user, and none was passed")
     /// 404 `not_found`.
     public static let notFound = APIError(status: 404, code: "not_found", message: "no such route")
     /// 404 `unknown_profile`.

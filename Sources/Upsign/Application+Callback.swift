@@ -1,9 +1,9 @@
+import ASCIIText
 import CGI
 import Crypto
 import JSONText
 import Logging
 import PostPolicy
-import ASCIIText
 
 extension Application {
     /// Verifies an OSS upload callback (`POST {base}/callback`) and, when it holds, records the
@@ -106,9 +106,11 @@ extension Application {
             if repeated { logger.notice("callback of an upload already delivered: answered as before", metadata: ["upload.id": .string(id)]) }
             return .success(answer)
         case .failure(let failure):
-            logger.error("callback verified but not delivered", metadata: [
-                "upload.id": .string(id), "forward": .string(relay.target.description), "error": .string(failure.description),
-            ])
+            logger.error(
+                "callback verified but not delivered",
+                metadata: [
+                    "upload.id": .string(id), "forward": .string(relay.target.description), "error": .string(failure.description),
+                ])
             switch failure {
             case .timedOut: return .failure(.forwardTimedOut)
             case .unreachable: return .failure(.forwardFailed("the application could not be reached"))
@@ -177,14 +179,15 @@ extension Application {
         case "application/json"?:
             do {
                 let object = try FlatJSONObject.parse(body)
-                return .success(object.members.compactMap { key, value in
-                    switch value {
-                    case .string(let s): (key, s)
-                    case .number(let n): (key, n)
-                    case .bool(let b): (key, b ? "true" : "false")
-                    case .null: nil
-                    }
-                })
+                return .success(
+                    object.members.compactMap { key, value in
+                        switch value {
+                        case .string(let s): (key, s)
+                        case .number(let n): (key, n)
+                        case .bool(let b): (key, b ? "true" : "false")
+                        case .null: nil
+                        }
+                    })
             } catch {
                 return .failure(.invalidRequest("the callback body is not a flat JSON object: \(error)"))
             }

@@ -135,11 +135,12 @@ public struct Application: Sendable {
                 metrics.policySigned(profile: profile, seconds: Double(elapsed) / 1e9)
             }
         }
-        requestLog.record(RequestLine(
-            id: request.param("REQUEST_ID") ?? request.param("HTTP_X_REQUEST_ID"), method: request.method,
-            route: outcome.route.rawValue, path: outcome.route == .unknown ? request.path : nil,
-            profile: outcome.profile, user: outcome.user, status: response.status,
-            durationMicroseconds: elapsed / 1000, error: outcome.error))
+        requestLog.record(
+            RequestLine(
+                id: request.param("REQUEST_ID") ?? request.param("HTTP_X_REQUEST_ID"), method: request.method,
+                route: outcome.route.rawValue, path: outcome.route == .unknown ? request.path : nil,
+                profile: outcome.profile, user: outcome.user, status: response.status,
+                durationMicroseconds: elapsed / 1000, error: outcome.error))
         return response
     }
 
@@ -263,10 +264,12 @@ public struct Application: Sendable {
         if let expiration = snapshot.expiration {
             // Temporary credentials past their expiration would sign forms OSS refuses.
             guard upload.issuedAt < expiration else {
-                logger.error("credentials expired; refusing to sign", metadata: [
-                    "credentials.source": .string(issuer.profile.credentials.description),
-                    "credentials.expiration": .string(expiration.iso8601Milliseconds),
-                ])
+                logger.error(
+                    "credentials expired; refusing to sign",
+                    metadata: [
+                        "credentials.source": .string(issuer.profile.credentials.description),
+                        "credentials.expiration": .string(expiration.iso8601Milliseconds),
+                    ])
                 return .failure(.credentialsExpired)
             }
             // A policy must not outlive the token that signs it.
@@ -278,8 +281,9 @@ public struct Application: Sendable {
                 notAfter: upload.expiration.secondsSince1970 + CallbackBinding.graceSeconds)
             upload.callback = callback.field(boundBy: token)
         }
-        return .success(issuer.answer(
-            upload, format: issuer.format(parameters), credentials: snapshot.credentials,
-            keys: signingKeys, generation: snapshot.generation))
+        return .success(
+            issuer.answer(
+                upload, format: issuer.format(parameters), credentials: snapshot.credentials,
+                keys: signingKeys, generation: snapshot.generation))
     }
 }

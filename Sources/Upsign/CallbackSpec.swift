@@ -60,7 +60,10 @@ public struct CallbackSpec: Sendable, Equatable {
         if let host { w.field("callbackHost", host) }
         w.field("callbackBody", body)
         w.field("callbackBodyType", bodyType)
-        if let sni { w.key("callbackSNI"); w.bool(sni) }
+        if let sni {
+            w.key("callbackSNI")
+            w.bool(sni)
+        }
         w.endObject()
         return Base64.encode(w.bytes)
     }

@@ -82,21 +82,28 @@ extension Configuration {
     public func callbackFileNotes(effectiveUserID: UInt32 = geteuid(), environment: [String: String] = [:]) -> [String] {
         var notes: [String] = []
         if let records = callback.records, effectiveUserID == 0 {
-            notes.append("callback.records: checked as root, who can write anywhere; the service's user must be able to write \(records) (the shipped unit's StateDirectory=upsign makes /var/lib/upsign writable for it)")
+            notes.append(
+                "callback.records: checked as root, who can write anywhere; the service's user must be able to write \(records) (the shipped unit's StateDirectory=upsign makes /var/lib/upsign writable for it)"
+            )
         }
         if let secret = callback.bindingSecret, Self.isUnresolvedSystemdCredential(secret, environment) {
             notes.append("callback.binding_secret: \(secret) is not checked here; systemd sets CREDENTIALS_DIRECTORY when it starts the service")
         }
         if let forward = callback.forward {
             if let socket = forward.unixSocket, access(socket, F_OK) != 0 {
-                notes.append("callback.forward: \(socket) does not exist yet; verified callbacks get 502 forward_failed until the application listens there")
+                notes.append(
+                    "callback.forward: \(socket) does not exist yet; verified callbacks get 502 forward_failed until the application listens there")
             }
             if forward.unixSocket == nil, forward.url.hasPrefix("http://"), !Self.isLoopbackURL(forward.url) {
-                notes.append("callback.forward: \(forward.url) is plain HTTP to another host: uploads travel in the clear, and whoever can post to that URL can add records; prefer a unix socket, loopback or https")
+                notes.append(
+                    "callback.forward: \(forward.url) is plain HTTP to another host: uploads travel in the clear, and whoever can post to that URL can add records; prefer a unix socket, loopback or https"
+                )
             }
         }
         if !callback.requireBinding {
-            notes.append("callback.require_binding = false: /callback accepts OSS-signed callbacks that no upload issued here asked for (anyone with an Aliyun account can send one); keep it only for an endpoint that also serves other systems' callbacks")
+            notes.append(
+                "callback.require_binding = false: /callback accepts OSS-signed callbacks that no upload issued here asked for (anyone with an Aliyun account can send one); keep it only for an endpoint that also serves other systems' callbacks"
+            )
         }
         return notes
     }
@@ -120,7 +127,8 @@ extension Configuration {
     public func profileWarnings() -> [String] {
         profiles.keys.sorted().compactMap { name in
             guard let p = profiles[name], !p.contentTypes.isEmpty, p.format == .java || p.formats.contains(.java) else { return nil }
-            return "profiles.\(name).content_types: checked on the request's contentType only: the Java bean has no Content-Type field, so the store does not enforce it (the client may post any type); use format \"native\" to have it pinned"
+            return
+                "profiles.\(name).content_types: checked on the request's contentType only: the Java bean has no Content-Type field, so the store does not enforce it (the client may post any type); use format \"native\" to have it pinned"
         }
     }
 
@@ -134,7 +142,9 @@ extension Configuration {
                 guard let p = profiles[a], let q = profiles[b], p.credentials == q.credentials,
                     !p.apps.isEmpty || !q.apps.isEmpty, Set(p.apps) != Set(q.apps)
                 else { continue }
-                warnings.append("profiles.\(a), profiles.\(b): share credentials across tenants (\(p.credentials)); give each tenant its own key (access_key_id_env/secret_env or a credentials file)")
+                warnings.append(
+                    "profiles.\(a), profiles.\(b): share credentials across tenants (\(p.credentials)); give each tenant its own key (access_key_id_env/secret_env or a credentials file)"
+                )
             }
         }
         return warnings

@@ -57,7 +57,10 @@ extension TableReader {
                         problem(path, "profile names use letters, digits, '-' and '_' (at most 64)")
                         continue
                     }
-                    guard let t = table[name]?.table else { problem(path, "must be a table"); continue }
+                    guard let t = table[name]?.table else {
+                        problem(path, "must be a table")
+                        continue
+                    }
                     if let p = profile(name, t, path, maxExpiresIn: server.maxExpiresIn, tenantParam: server.tenantParam) { profiles[name] = p }
                 }
             } else {
@@ -83,7 +86,10 @@ extension TableReader {
         if configuration.callback.bindingSecret == nil, let name = profiles.keys.sorted().first(where: { profiles[$0]?.callback != nil }),
             problems.allSatisfy({ !$0.path.hasPrefix("callback.binding_secret") })
         {
-            problem("callback.binding_secret", "missing: profiles.\(name) has a callback, and each callback upsign signs carries a proof made with this secret (a file: openssl rand -hex 32 > /etc/upsign/callback-binding.key)")
+            problem(
+                "callback.binding_secret",
+                "missing: profiles.\(name) has a callback, and each callback upsign signs carries a proof made with this secret (a file: openssl rand -hex 32 > /etc/upsign/callback-binding.key)"
+            )
         }
         return configuration
     }

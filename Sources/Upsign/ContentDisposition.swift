@@ -12,7 +12,8 @@ enum ContentDisposition {
         for scalar in name.unicodeScalars {
             let v = scalar.value
             // RFC 8187 attr-char stays as is; every other byte is percent-encoded.
-            let attrChar = (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
+            let attrChar =
+                (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
                 || "!#&+-.^_`|~".unicodeScalars.contains(scalar)
             ascii.unicodeScalars.append(v >= 0x20 && v < 0x7F && scalar != "%" ? scalar : "_")
             if attrChar {

@@ -1,9 +1,9 @@
+import ASCIIText
 import Crypto
 import Glibc
 import PerThread
 import PostPolicy
 import Synchronization
-import ASCIIText
 
 /// The credentials of every profile, loaded at start-up from the environment or files, and
 /// reloaded when a file changes (`reloadChangedFiles`, polled by `serve`) or on demand
@@ -66,7 +66,10 @@ public final class CredentialStore: Sendable {
 
     /// Loads each distinct source named by `profiles`; `clock` tells when loaded credentials have
     /// already expired.
-    public init(profiles: some Sequence<Profile>, environment: [String: String], clock: @escaping @Sendable () -> Timestamp = { Timestamp(secondsSince1970: 0) }) {
+    public init(
+        profiles: some Sequence<Profile>, environment: [String: String],
+        clock: @escaping @Sendable () -> Timestamp = { Timestamp(secondsSince1970: 0) }
+    ) {
         self.environment = environment
         self.clock = clock
         state = Mutex(State())
@@ -162,7 +165,8 @@ public final class CredentialStore: Sendable {
             var entry = s.entries[source] ?? Entry()
             entry.stamp = stamp
             switch result {
-            case .success(let contents) where contents.expiration.map({ $0 <= now }) ?? false
+            case .success(let contents)
+            where contents.expiration.map({ $0 <= now }) ?? false
                 && entry.snapshot.map({ $0.expiration.map { $0 > now } ?? true }) ?? false:
                 // Stale credentials must not replace ones that still work.
                 let error = LoadError(description: "the new credentials expired at \(contents.expiration?.iso8601Milliseconds ?? "?") already")
@@ -216,7 +220,8 @@ public final class CredentialStore: Sendable {
                 .map { CredentialsFile.Contents(credentials: $0, expiration: nil) }
         case .file(let path):
             guard let resolved = resolve(path, environment: environment) else {
-                return .failure(LoadError(description: "\(path): CREDENTIALS_DIRECTORY is not set (systemd sets it for a service with LoadCredential=)"))
+                return .failure(
+                    LoadError(description: "\(path): CREDENTIALS_DIRECTORY is not set (systemd sets it for a service with LoadCredential=)"))
             }
             return fromFile(resolved)
         }
@@ -243,11 +248,13 @@ public final class CredentialStore: Sendable {
         let names = Store.aliyunOSS.environment
         for v in names {
             if let i = value(v.accessKeyId), let s = value(v.secret) {
-                return validated(Credentials(accessKeyId: i, secret: Secret(s), securityToken: v.token.flatMap(value)), source: "environment (\(v.accessKeyId))")
+                return validated(
+                    Credentials(accessKeyId: i, secret: Secret(s), securityToken: v.token.flatMap(value)), source: "environment (\(v.accessKeyId))")
             }
         }
         let pairs = names.map { "\($0.accessKeyId) and \($0.secret)" }
-        return .failure(LoadError(description: "no credentials in the environment: set \(pairs[0])" + pairs.dropFirst().map { " (or \($0))" }.joined()))
+        return .failure(
+            LoadError(description: "no credentials in the environment: set \(pairs[0])" + pairs.dropFirst().map { " (or \($0))" }.joined()))
     }
 
     /// A credentials file (`CredentialsFile`), readable by its owner only.
@@ -259,7 +266,9 @@ public final class CredentialStore: Sendable {
             return .failure(LoadError(description: "credentials file \(path): \(error)"))
         }
         if mode & 0o077 != 0 {
-            return .failure(LoadError(description: "credentials file \(path) is accessible by group or others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it"))
+            return .failure(
+                LoadError(
+                    description: "credentials file \(path) is accessible by group or others (mode \(String(mode & 0o777, radix: 8))); chmod 600 it"))
         }
         let text: String
         do {

@@ -20,8 +20,10 @@ enum FormURLEncoding {
                 if end > start {
                     let nameEnd = eq < 0 ? end : eq
                     let valueStart = eq < 0 ? end : eq + 1
-                    switch (component(UnsafeBufferPointer(rebasing: bytes[start..<nameEnd]), source),
-                            component(UnsafeBufferPointer(rebasing: bytes[valueStart..<end]), source)) {
+                    switch (
+                        component(UnsafeBufferPointer(rebasing: bytes[start..<nameEnd]), source),
+                        component(UnsafeBufferPointer(rebasing: bytes[valueStart..<end]), source)
+                    ) {
                     case (.success(let name), .success(let value)): out.append((name, value))
                     case (.failure(let e), _), (_, .failure(let e)): return .failure(e)
                     }

@@ -32,7 +32,11 @@ public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
             return .success(ForwardTarget(url: "http://localhost" + path, unixSocket: socket, description: text))
         }
         let rest: Substring
-        if text.hasPrefix("http://") { rest = text.dropFirst(7) } else if text.hasPrefix("https://") { rest = text.dropFirst(8) } else {
+        if text.hasPrefix("http://") {
+            rest = text.dropFirst(7)
+        } else if text.hasPrefix("https://") {
+            rest = text.dropFirst(8)
+        } else {
             return refuse(usage)
         }
         guard let slash = rest.firstIndex(of: "/") else { return refuse("the URL must name a path: " + usage) }

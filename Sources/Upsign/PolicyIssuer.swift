@@ -1,6 +1,6 @@
+import ASCIIText
 import JSONText
 import PostPolicy
-import ASCIIText
 
 /// Turns a profile, the client's parameters and one clock reading into an upload description,
 /// and that into a signed answer body. Pure: the same inputs always give the same bytes.
@@ -40,9 +40,10 @@ public final class PolicyIssuer: Sendable {
     public func fileExtension(_ filename: String?) -> Result<String, APIError> {
         let ext = anyExtension(filename)
         if case .success("") = ext, !profile.extensions.isEmpty {
-            return .failure(filename == nil
-                ? .missingParameter("filename", "this profile accepts only files named *." + profile.extensions.joined(separator: ", *."))
-                : .extensionRequired(profile.extensions))
+            return .failure(
+                filename == nil
+                    ? .missingParameter("filename", "this profile accepts only files named *." + profile.extensions.joined(separator: ", *."))
+                    : .extensionRequired(profile.extensions))
         }
         return ext
     }
@@ -77,7 +78,9 @@ public final class PolicyIssuer: Sendable {
     public func upload(_ p: PolicyParameters, user: String?, uuid: String, now: Timestamp) -> Result<PostUpload, APIError> {
         let format = format(p)
         guard profile.formats.isEmpty || profile.formats.contains(format) else {
-            return .failure(.invalidRequest("format \(format.rawValue) is not offered by this profile; offered: " + profile.formats.map(\.rawValue).joined(separator: ", ")))
+            return .failure(
+                .invalidRequest(
+                    "format \(format.rawValue) is not offered by this profile; offered: " + profile.formats.map(\.rawValue).joined(separator: ", ")))
         }
         if let why = refusedShapes[format] {
             return .failure(.invalidRequest(why))
@@ -192,7 +195,10 @@ public final class PolicyIssuer: Sendable {
         var total = 0
         for (name, value) in p.meta {
             guard profile.pins.meta.contains(name) else {
-                return .failure(.metaNotAllowed("\(prefix)\(name) is not allowed" + (profile.pins.meta.isEmpty ? "" : "; allowed: " + profile.pins.meta.map { prefix + $0 }.joined(separator: ", "))))
+                return .failure(
+                    .metaNotAllowed(
+                        "\(prefix)\(name) is not allowed"
+                            + (profile.pins.meta.isEmpty ? "" : "; allowed: " + profile.pins.meta.map { prefix + $0 }.joined(separator: ", "))))
             }
             guard value.utf8.count <= profile.pins.metaMaxLength else {
                 return .failure(.metaNotAllowed("\(prefix)\(name) is longer than \(profile.pins.metaMaxLength) bytes"))

@@ -119,17 +119,21 @@ public struct Profile: Sendable {
             return "\(shape) answers the Java bean, which has no callback field; use native, uppy or aliyun-appserver"
         }
         if !format.handsOverFields && pinsClientFields {
-            return "\(shape) answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy"
+            return
+                "\(shape) answers clients that send a fixed set of fields: forbid_overwrite, object_acl, cache_control, content_disposition, server_side_encryption and meta need format native or uppy"
         }
         if !format.handsOverFields, let callback, !callback.variables.isEmpty {
-            return "\(shape) clients send no x: fields, so the callback's ${x:...} variables could not be pinned and the client would choose them; use native or uppy"
+            return
+                "\(shape) clients send no x: fields, so the callback's ${x:...} variables could not be pinned and the client would choose them; use native or uppy"
         }
         if format == .aliyunAppserver {
             if !extensions.isEmpty || !contentTypes.isEmpty {
-                return "\(shape) lets the client name the object inside a fresh folder and sends no Content-Type, so extensions and content_types cannot be enforced; use native or uppy"
+                return
+                    "\(shape) lets the client name the object inside a fresh folder and sends no Content-Type, so extensions and content_types cannot be enforced; use native or uppy"
             }
             if !key.uses(.uuid) {
-                return "\(shape) lets the client name the object inside the key's folder, so the key template needs {uuid} (a fresh folder per upload); without it every user gets the same folder and can overwrite the others' files"
+                return
+                    "\(shape) lets the client name the object inside the key's folder, so the key template needs {uuid} (a fresh folder per upload); without it every user gets the same folder and can overwrite the others' files"
             }
         }
         return nil

@@ -171,7 +171,8 @@ public final class PublicKeyStore: @unchecked Sendable {
                     // Being fetched again: the key that just expired serves until the fetch ends.
                     if case .key(let k, _)? = entry { return .known(.success(k)) }
                     guard waiting < limits.maxWaiters else {
-                        return .known(.failure(FetchFailure(description: "\(waiting) callbacks already wait for key fetches: not waiting for \(target)")))
+                        return .known(
+                            .failure(FetchFailure(description: "\(waiting) callbacks already wait for key fetches: not waiting for \(target)")))
                     }
                     waiting += 1
                     pthread_cond_wait(fetched, mutex)

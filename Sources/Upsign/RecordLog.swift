@@ -1,7 +1,7 @@
 import Crypto
 import Glibc
-import SystemCalls
 import Synchronization
+import SystemCalls
 
 /// An append-only JSON-lines file of verified uploads. Each record is written whole or not at
 /// all (a short write is cut back off), records from concurrent requests never interleave, and a
@@ -140,7 +140,7 @@ public final class RecordLog: Sendable {
         var bytes = [UInt8](repeating: 0, count: Int(end - start))
         let done = bytes.withUnsafeMutableBytes { FD.read(fd, at: start, into: $0) }
         var lines = bytes[..<done].split(separator: 0x0A, omittingEmptySubsequences: true)
-        if start > 0 { lines = Array(lines.dropFirst()) }   // the first one is cut
+        if start > 0 { lines = Array(lines.dropFirst()) }  // the first one is cut
         return lines.suffix(count).map { upload(of: $0) }
     }
 }

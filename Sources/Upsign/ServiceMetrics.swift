@@ -180,24 +180,31 @@ public final class ServiceMetrics: Sendable {
             registry.makeGauge(descriptor: workers, labels: [("state", "waiting")])
         )
         connections = (
-            registry.makeGauge(descriptor: MetricNameDescriptor(
-                namespace: "upsign", metricName: "connections_open", unitName: "",
-                helpText: "FastCGI connections open (each costs an epoll entry, not a thread).")),
-            registry.makeGauge(descriptor: MetricNameDescriptor(
-                namespace: "upsign", metricName: "connections_idle", unitName: "",
-                helpText: "Kept-alive FastCGI connections idle between requests."))
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "upsign", metricName: "connections_open", unitName: "",
+                    helpText: "FastCGI connections open (each costs an epoll entry, not a thread).")),
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "upsign", metricName: "connections_idle", unitName: "",
+                    helpText: "Kept-alive FastCGI connections idle between requests."))
         )
-        inFlight = registry.makeGauge(descriptor: MetricNameDescriptor(
-            namespace: "upsign", metricName: "requests_in_flight", unitName: "",
-            helpText: "Requests being answered right now, this scrape included."))
-        residentMemory = registry.makeGauge(descriptor: MetricNameDescriptor(
-            namespace: "process", metricName: "resident_memory", unitName: "bytes", helpText: "Resident memory size in bytes."))
-        openFiles = registry.makeGauge(descriptor: MetricNameDescriptor(
-            namespace: "process", metricName: "open_fds", unitName: "", helpText: "Number of open file descriptors."))
-        registry.makeGauge(descriptor: MetricNameDescriptor(
-            namespace: "process", metricName: "start_time", unitName: "seconds",
-            helpText: "Start time of the process since the Unix epoch, in seconds."
-        )).set(to: Double(startTime.secondsSince1970))
+        inFlight = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "upsign", metricName: "requests_in_flight", unitName: "",
+                helpText: "Requests being answered right now, this scrape included."))
+        residentMemory = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "process", metricName: "resident_memory", unitName: "bytes", helpText: "Resident memory size in bytes."))
+        openFiles = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "process", metricName: "open_fds", unitName: "", helpText: "Number of open file descriptors."))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "process", metricName: "start_time", unitName: "seconds",
+                helpText: "Start time of the process since the Unix epoch, in seconds."
+            )
+        ).set(to: Double(startTime.secondsSince1970))
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "upsign", metricName: "build", unitName: "info", helpText: "Always 1; the labels say which upsign this is."),
@@ -287,10 +294,12 @@ public final class ServiceMetrics: Sendable {
         }
         exported.withLock { e in
             for (key, n) in total.requests {
-                let (counter, last) = e.requests[key] ?? (
-                    registry.makeCounter(
-                        descriptor: Self.requests,
-                        labels: [("route", key.route.rawValue), ("profile", key.profile), ("status", String(key.status))]), 0)
+                let (counter, last) =
+                    e.requests[key] ?? (
+                        registry.makeCounter(
+                            descriptor: Self.requests,
+                            labels: [("route", key.route.rawValue), ("profile", key.profile), ("status", String(key.status))]), 0
+                    )
                 if n > last { counter.increment(by: Int64(n - last)) }
                 e.requests[key] = (counter, max(n, last))
             }

@@ -27,10 +27,11 @@ public struct Store: Sendable {
 
     /// What builds a store's signer: the credentials, the profile's signature version and
     /// region (the store's default when the profile names none), and the V4 key cache.
-    public typealias MakeSigner = @Sendable (
-        _ credentials: Credentials, _ signature: SignatureVersion, _ region: String,
-        _ cache: (cache: SigningKeyCache, generation: UInt64)?
-    ) -> any PostSigner
+    public typealias MakeSigner =
+        @Sendable (
+            _ credentials: Credentials, _ signature: SignatureVersion, _ region: String,
+            _ cache: (cache: SigningKeyCache, generation: UInt64)?
+        ) -> any PostSigner
 
     /// The `provider` value naming the store in a configuration.
     public let name: String
@@ -114,6 +115,7 @@ public struct Store: Sendable {
     /// The credentials source `credentials = "env"` means: the store's variables.
     public var environmentSource: CredentialsSource {
         // OSS's own case also tries the Alibaba Cloud tool's variables (`Store.aliyunOSS`).
-        isAliyun ? .environment : .environmentNamed(accessKeyId: environment[0].accessKeyId, secret: environment[0].secret, token: environment[0].token)
+        isAliyun
+            ? .environment : .environmentNamed(accessKeyId: environment[0].accessKeyId, secret: environment[0].secret, token: environment[0].token)
     }
 }

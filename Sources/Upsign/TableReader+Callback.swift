@@ -9,13 +9,17 @@ extension TableReader {
 
     mutating func callbackSettings(_ t: TOMLTable) -> CallbackSettings {
         let path = "callback"
-        checkKeys(t, path, allowed: ["public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding",
-            "forward", "forward_timeout",
-        ])
+        checkKeys(
+            t, path,
+            allowed: [
+                "public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding",
+                "forward", "forward_timeout",
+            ])
         var c = CallbackSettings()
         if let prefixes = strings(t, "public_key_url_prefixes", path) {
             for (i, p) in prefixes.enumerated() where !Self.isHTTPURL(p) || !p.dropFirst(8).contains("/") {
-                problem("\(path).public_key_url_prefixes[\(i)]", "must be an http(s) URL prefix ending in a path, such as https://gosspublic.alicdn.com/")
+                problem(
+                    "\(path).public_key_url_prefixes[\(i)]", "must be an http(s) URL prefix ending in a path, such as https://gosspublic.alicdn.com/")
             }
             c.allowedKeyURLPrefixes = prefixes
         }
@@ -34,7 +38,8 @@ extension TableReader {
         }
         if let secret = string(t, "binding_secret", path) {
             if secret.hasPrefix("/")
-                || (secret.hasPrefix(CredentialStore.credentialsDirectoryPrefix) && !secret.dropFirst(CredentialStore.credentialsDirectoryPrefix.count).contains("/"))
+                || (secret.hasPrefix(CredentialStore.credentialsDirectoryPrefix)
+                    && !secret.dropFirst(CredentialStore.credentialsDirectoryPrefix.count).contains("/"))
             {
                 c.bindingSecret = secret
             } else {
@@ -100,7 +105,10 @@ extension TableReader {
         }
         let sni = bool(t, "sni", path)
         if let body, bodyType == "application/json", !body.drop(while: { $0 == " " }).hasPrefix("{") {
-            problem("\(path).body_type", "the body does not look like JSON; a body such as object=${object}&size=${size} needs body_type = \"application/x-www-form-urlencoded\"")
+            problem(
+                "\(path).body_type",
+                "the body does not look like JSON; a body such as object=${object}&size=${size} needs body_type = \"application/x-www-form-urlencoded\""
+            )
         }
         if format == .java {
             problem(path, "format \"java\" answers the Java bean, which has no callback field; use native, uppy or aliyun-appserver")

@@ -69,7 +69,9 @@ extension TableReader {
             if let v = SignatureVersion(rawValue: s), store.signatures.contains(v) {
                 signature = v
             } else {
-                problem("\(path).signature", "unsupported signature '\(s)' for \(store.name); supported: " + store.signatures.map(\.rawValue).joined(separator: ", "))
+                problem(
+                    "\(path).signature",
+                    "unsupported signature '\(s)' for \(store.name); supported: " + store.signatures.map(\.rawValue).joined(separator: ", "))
             }
         }
         let bucket = string(t, "bucket", path)
@@ -133,7 +135,10 @@ extension TableReader {
             if !ContentType.isValid(lower, allowPrefix: true) {
                 problem("\(path).content_types[\(i)]", "must be a media type such as image/png, or a prefix such as image/")
             } else if store.matchesTypesItself, lower.hasSuffix("/"), ContentType.storeLimit([lower]).isEmpty {
-                problem("\(path).content_types[\(i)]", "\(store.name) matches the uploaded type itself, and the family \(lower) holds types a browser runs and none upsign knows to be safe; list the exact types")
+                problem(
+                    "\(path).content_types[\(i)]",
+                    "\(store.name) matches the uploaded type itself, and the family \(lower) holds types a browser runs and none upsign knows to be safe; list the exact types"
+                )
             } else if !contentTypes.contains(lower) {
                 contentTypes.append(lower)
             }
@@ -191,7 +196,8 @@ extension TableReader {
     mutating func credentialsSource(_ t: TOMLTable, _ path: String, _ store: Store) -> CredentialsSource {
         var credentials = store.environmentSource
         if let s = string(t, "credentials", path) {
-            let inCredentialsDirectory = s.hasPrefix(CredentialStore.credentialsDirectoryPrefix)
+            let inCredentialsDirectory =
+                s.hasPrefix(CredentialStore.credentialsDirectoryPrefix)
                 && s.count > CredentialStore.credentialsDirectoryPrefix.count
                 && !s.dropFirst(CredentialStore.credentialsDirectoryPrefix.count).contains("/")
             if s == "env" {
@@ -276,7 +282,9 @@ extension TableReader {
         if let n = int(t, "success_action_status", path, 200...201) { p.successActionStatus = n }
         if let b = bool(t, "forbid_overwrite", path) { p.forbidOverwrite = b }
         if let acl = string(t, "object_acl", path), names.acl != nil {
-            if store.objectACLs.contains(acl) { p.objectACL = acl } else {
+            if store.objectACLs.contains(acl) {
+                p.objectACL = acl
+            } else {
                 problem("\(path).object_acl", "must be one of " + store.objectACLs.joined(separator: ", "))
             }
         }
@@ -288,12 +296,16 @@ extension TableReader {
             }
         }
         if let d = string(t, "content_disposition", path) {
-            if let type = Profile.DispositionType(rawValue: d) { p.contentDisposition = type } else {
+            if let type = Profile.DispositionType(rawValue: d) {
+                p.contentDisposition = type
+            } else {
                 problem("\(path).content_disposition", "must be attachment or inline")
             }
         }
         if let e = string(t, "server_side_encryption", path), names.serverSideEncryption != nil {
-            if store.encryptions.contains(e) { p.serverSideEncryption = e } else {
+            if store.encryptions.contains(e) {
+                p.serverSideEncryption = e
+            } else {
                 problem("\(path).server_side_encryption", "must be one of " + store.encryptions.joined(separator: ", "))
             }
         }
@@ -309,7 +321,9 @@ extension TableReader {
         for (i, name) in (strings(t, "meta", path) ?? []).enumerated() {
             let lower = name.lowercased()
             if lower.isEmpty || lower.utf8.count > 64 || !lower.utf8.allSatisfy({ ASCII.isWordByte($0) || $0 == UInt8(ascii: "-") }) {
-                problem("\(path).meta[\(i)]", "a metadata name is 1-64 letters, digits, '-' or '_' (without the \(names.metaPrefix ?? "x-oss-meta-") prefix)")
+                problem(
+                    "\(path).meta[\(i)]",
+                    "a metadata name is 1-64 letters, digits, '-' or '_' (without the \(names.metaPrefix ?? "x-oss-meta-") prefix)")
             } else if !p.meta.contains(lower) {
                 p.meta.append(lower)
             }

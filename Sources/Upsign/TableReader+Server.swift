@@ -20,11 +20,13 @@ extension TableReader {
             }
         }
         if let name = string(t, "identity_param", path) {
-            if name.utf8.count > 64 || !ASCII.isWord(name)
-            {
+            if name.utf8.count > 64 || !ASCII.isWord(name) {
                 problem("\(path).identity_param", "must be a FastCGI param name (letters, digits, '_')")
             } else if ServerSettings.isClientHeader(name) {
-                problem("\(path).identity_param", "\(name) is a request header the client sends (the web server passes every header as HTTP_*): the client would choose its own identity; have the web server set a param of its own, such as fastcgi_param UPSIGN_USER $upstream_http_x_user")
+                problem(
+                    "\(path).identity_param",
+                    "\(name) is a request header the client sends (the web server passes every header as HTTP_*): the client would choose its own identity; have the web server set a param of its own, such as fastcgi_param UPSIGN_USER $upstream_http_x_user"
+                )
             } else {
                 s.identityParam = name
             }
@@ -40,7 +42,10 @@ extension TableReader {
             if name.utf8.count > 64 || !ASCII.isWord(name) {
                 problem("\(path).tenant_param", "must be a FastCGI param name (letters, digits, '_')")
             } else if ServerSettings.isClientHeader(name) {
-                problem("\(path).tenant_param", "\(name) is a request header the client sends (the web server passes every header as HTTP_*): the client would choose its tenant; have the web server set a param of its own, such as fastcgi_param UPSIGN_APP")
+                problem(
+                    "\(path).tenant_param",
+                    "\(name) is a request header the client sends (the web server passes every header as HTTP_*): the client would choose its tenant; have the web server set a param of its own, such as fastcgi_param UPSIGN_APP"
+                )
             } else {
                 s.tenantParam = name
             }

@@ -20,13 +20,19 @@ struct TableReader {
 
     mutating func string(_ table: TOMLTable, _ key: String, _ path: String) -> String? {
         guard let value = table[key] else { return nil }
-        guard let s = value.string else { problem("\(path).\(key)", "must be a string"); return nil }
+        guard let s = value.string else {
+            problem("\(path).\(key)", "must be a string")
+            return nil
+        }
         return s
     }
 
     mutating func int(_ table: TOMLTable, _ key: String, _ path: String, _ range: ClosedRange<Int>) -> Int? {
         guard let value = table[key] else { return nil }
-        guard let n = value.int else { problem("\(path).\(key)", "must be an integer"); return nil }
+        guard let n = value.int else {
+            problem("\(path).\(key)", "must be an integer")
+            return nil
+        }
         guard range.contains(n) else {
             problem("\(path).\(key)", "must be between \(range.lowerBound) and \(range.upperBound)")
             return nil
@@ -36,7 +42,10 @@ struct TableReader {
 
     mutating func bool(_ table: TOMLTable, _ key: String, _ path: String) -> Bool? {
         guard let value = table[key] else { return nil }
-        guard let b = value.bool else { problem("\(path).\(key)", "must be true or false"); return nil }
+        guard let b = value.bool else {
+            problem("\(path).\(key)", "must be true or false")
+            return nil
+        }
         return b
     }
 
@@ -44,16 +53,25 @@ struct TableReader {
     mutating func number(_ table: TOMLTable, _ key: String, _ path: String) -> Double? {
         guard let value = table[key] else { return nil }
         if let n = value.int { return Double(n) }
-        guard let d = value.double, d.isFinite else { problem("\(path).\(key)", "must be a number"); return nil }
+        guard let d = value.double, d.isFinite else {
+            problem("\(path).\(key)", "must be a number")
+            return nil
+        }
         return d
     }
 
     mutating func strings(_ table: TOMLTable, _ key: String, _ path: String) -> [String]? {
         guard let value = table[key] else { return nil }
-        guard let array = value.array else { problem("\(path).\(key)", "must be an array of strings"); return nil }
+        guard let array = value.array else {
+            problem("\(path).\(key)", "must be an array of strings")
+            return nil
+        }
         var out: [String] = []
         for (i, element) in array.enumerated() {
-            guard let s = element.string else { problem("\(path).\(key)[\(i)]", "must be a string"); continue }
+            guard let s = element.string else {
+                problem("\(path).\(key)[\(i)]", "must be a string")
+                continue
+            }
             out.append(s)
         }
         return out

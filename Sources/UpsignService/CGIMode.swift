@@ -1,8 +1,8 @@
 import CGI
 import Glibc
 import Logging
-import Upsign
 import SystemCalls
+import Upsign
 
 /// Plain CGI: one request from the environment and stdin, one response on stdout, then exit.
 /// For hosts that run CGI programs but not FastCGI ones.

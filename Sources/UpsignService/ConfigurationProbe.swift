@@ -1,6 +1,6 @@
 import Glibc
-import Upsign
 import SystemCalls
+import Upsign
 
 /// Parses configuration text in a child process, so that a parser that aborts (see
 /// `ConfigurationLoader`) ends the child, not the worker. The child reads the text on its stdin

@@ -21,9 +21,11 @@ public enum ConfigurationReload {
             configuration = try loader.load(path: path)
         } catch {
             for p in error.problems {
-                logger.error("configuration reload refused; the running configuration stays", metadata: [
-                    "config.field": .string(p.path), "config.problem": .string(p.message),
-                ])
+                logger.error(
+                    "configuration reload refused; the running configuration stays",
+                    metadata: [
+                        "config.field": .string(p.path), "config.problem": .string(p.message),
+                    ])
             }
             CredentialWatcher.log(running.credentials.reloadAll(), logger)
             return false
@@ -52,10 +54,12 @@ public enum ConfigurationReload {
             logger.warning("server.threads, max_connections, request_timeout and max_body take effect at the next restart")
         }
         application.replace(with: next)
-        logger.notice("configuration reloaded", metadata: [
-            "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
-            "base_path": .string(configuration.server.basePath),
-        ])
+        logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
+                "base_path": .string(configuration.server.basePath),
+            ])
         return true
     }
 }

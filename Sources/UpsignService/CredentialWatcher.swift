@@ -1,8 +1,8 @@
 import Glibc
 import Logging
 import PostPolicy
-import Upsign
 import SystemCalls
+import Upsign
 
 /// Polls the credentials files for changes (an STS agent rewriting them) and logs each reload.
 public enum CredentialWatcher {
@@ -22,17 +22,21 @@ public enum CredentialWatcher {
         for event in events {
             switch event {
             case .loaded(let source, let generation, let expiration):
-                logger.notice("credentials loaded", metadata: [
-                    "credentials.source": .string(source.description),
-                    "credentials.generation": .stringConvertible(generation),
-                    "credentials.expiration": .string(expiration?.iso8601Milliseconds ?? "none"),
-                ])
+                logger.notice(
+                    "credentials loaded",
+                    metadata: [
+                        "credentials.source": .string(source.description),
+                        "credentials.generation": .stringConvertible(generation),
+                        "credentials.expiration": .string(expiration?.iso8601Milliseconds ?? "none"),
+                    ])
             case .failed(let source, let error, let kept):
-                logger.error("credentials reload failed; keeping the previous ones", metadata: [
-                    "credentials.source": .string(source.description),
-                    "credentials.kept_generation": .string(kept.map(String.init) ?? "none"),
-                    "error": .string(error.description),
-                ])
+                logger.error(
+                    "credentials reload failed; keeping the previous ones",
+                    metadata: [
+                        "credentials.source": .string(source.description),
+                        "credentials.kept_generation": .string(kept.map(String.init) ?? "none"),
+                        "error": .string(error.description),
+                    ])
             }
         }
     }

@@ -61,7 +61,8 @@ public enum LiveApplication {
     public static func relay(_ settings: CallbackSettings, running: UploadRelay?) -> UploadRelay? {
         guard let target = settings.forward else { return nil }
         if let running, running.target == target, running.timeout == settings.forwardTimeout { return running }
-        let milliseconds = Int(settings.forwardTimeout.components.seconds * 1000 + settings.forwardTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int(
+            settings.forwardTimeout.components.seconds * 1000 + settings.forwardTimeout.components.attoseconds / 1_000_000_000_000_000)
         return UploadRelay(target: target, timeout: settings.forwardTimeout) { body, headers in
             HTTPFetcher.post(
                 target.url, unixSocket: target.unixSocket, body: body, headers: headers,
@@ -80,9 +81,11 @@ public enum LiveApplication {
         let credentials = CredentialStore(profiles: configuration.profiles.values, environment: environment, clock: Runtime.clock)
         CredentialWatcher.log(credentials.loaded.map { .loaded(source: $0.source, generation: $0.generation, expiration: $0.expiration) }, logger)
         for (source, error) in credentials.failures {
-            logger.error("credentials unavailable; profiles using them answer 503", metadata: [
-                "credentials.source": .string(source.description), "error": .string(error.description),
-            ])
+            logger.error(
+                "credentials unavailable; profiles using them answer 503",
+                metadata: [
+                    "credentials.source": .string(source.description), "error": .string(error.description),
+                ])
         }
         return credentials
     }

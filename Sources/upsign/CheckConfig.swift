@@ -19,7 +19,8 @@ struct CheckConfig: ParsableCommand {
             let configuration = try ConfigurationLoader.shared.load(path: config)
             let environment = ProcessEnvironment.current()
             problems = configuration.credentialFileProblems(environment: environment) + configuration.callbackFileProblems(environment: environment)
-            warnings = configuration.profileWarnings() + configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
+            warnings =
+                configuration.profileWarnings() + configuration.tenantWarnings() + configuration.credentialNotes(environment: environment)
                 + configuration.callbackFileNotes(environment: environment)
             profileCount = configuration.profiles.count
         } catch {

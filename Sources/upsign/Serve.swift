@@ -105,12 +105,14 @@ struct Serve: ParsableCommand {
         let eventLoops = ProcessEnvironment.current()["UPSIGN_EVENT_LOOPS"].flatMap { Int($0) }.map { min(max($0, 1), threadCount) }
         // Key fetches hold blocking-pool threads (up to the fetch timeout): at most half the pool,
         // so callbacks with a cached key are still answered while fetches hang.
-        let poolThreads = threadCount - FastCGIServer.Configuration(socket: socket, threads: threadCount, maxBody: 0, eventLoops: eventLoops).loopCount
+        let poolThreads =
+            threadCount - FastCGIServer.Configuration(socket: socket, threads: threadCount, maxBody: 0, eventLoops: eventLoops).loopCount
         let fetchLimit = max(1, min(PublicKeyStore.Limits().maxFetches, poolThreads / 2))
         let application: Reloadable<Application>
         do {
-            application = Reloadable(try LiveApplication.make(
-                configuration, credentials: credentials, metrics: metrics, logger: logger, maxKeyFetches: fetchLimit))
+            application = Reloadable(
+                try LiveApplication.make(
+                    configuration, credentials: credentials, metrics: metrics, logger: logger, maxKeyFetches: fetchLimit))
         } catch {
             throw ExitCode(error.exitStatus)
         }
@@ -126,10 +128,12 @@ struct Serve: ParsableCommand {
         let wantedConnections = maxConnections ?? configuration.server.maxConnections
         let descriptors = FileDescriptorLimit.raise(toFit: wantedConnections)
         if descriptors.connections < wantedConnections {
-            logger.warning("the open-files limit caps connections", metadata: [
-                "max_connections": .stringConvertible(descriptors.connections), "wanted": .stringConvertible(wantedConnections),
-                "RLIMIT_NOFILE": .stringConvertible(descriptors.limit),
-            ])
+            logger.warning(
+                "the open-files limit caps connections",
+                metadata: [
+                    "max_connections": .stringConvertible(descriptors.connections), "wanted": .stringConvertible(wantedConnections),
+                    "RLIMIT_NOFILE": .stringConvertible(descriptors.limit),
+                ])
         }
         let serverConfiguration = FastCGIServer.Configuration(
             socket: socket, threads: threadCount, maxConnections: descriptors.connections, maxBody: configuration.server.maxBody,
@@ -152,32 +156,39 @@ struct Serve: ParsableCommand {
             switch event {
             case .terminate(let signal):
                 if server.isStopping { return }
-                logger.notice("stopping: finishing requests in flight", metadata: [
-                    "signal": .stringConvertible(signal), "requests.in_flight": .stringConvertible(server.requestsInFlight),
-                ])
+                logger.notice(
+                    "stopping: finishing requests in flight",
+                    metadata: [
+                        "signal": .stringConvertible(signal), "requests.in_flight": .stringConvertible(server.requestsInFlight),
+                    ])
                 server.beginShutdown()
                 // A request stuck past the deadline (a stalled peer) must not keep the process alive.
                 sleep(drainSeconds)
-                logger.error("drain timed out; exiting with requests unfinished", metadata: [
-                    "requests.in_flight": .stringConvertible(server.requestsInFlight)
-                ])
+                logger.error(
+                    "drain timed out; exiting with requests unfinished",
+                    metadata: [
+                        "requests.in_flight": .stringConvertible(server.requestsInFlight)
+                    ])
                 _exit(1)
             case .reload:
                 logger.notice("SIGHUP: reading the configuration and the credentials files again")
-                metrics.configurationReloaded(applied: ConfigurationReload.reload(application, path: common.configPath, metrics: metrics, logger: logger))
+                metrics.configurationReloaded(
+                    applied: ConfigurationReload.reload(application, path: common.configPath, metrics: metrics, logger: logger))
             }
         }
 
         StartupTrim.schedule()
-        logger.notice("upsign started", metadata: [
-            "version": .string(BuildInfo.version),
-            "listen": .string(socket.origin),
-            "threads": .stringConvertible(threadCount),
-            "event_loops": .stringConvertible(serverConfiguration.loopCount),
-            "max_connections": .stringConvertible(serverConfiguration.maxConnections),
-            "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
-            "base_path": .string(configuration.server.basePath),
-        ])
+        logger.notice(
+            "upsign started",
+            metadata: [
+                "version": .string(BuildInfo.version),
+                "listen": .string(socket.origin),
+                "threads": .stringConvertible(threadCount),
+                "event_loops": .stringConvertible(serverConfiguration.loopCount),
+                "max_connections": .stringConvertible(serverConfiguration.maxConnections),
+                "profiles": .string(configuration.profiles.keys.sorted().joined(separator: ",")),
+                "base_path": .string(configuration.server.basePath),
+            ])
         do {
             try server.run()
         } catch {

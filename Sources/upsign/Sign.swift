@@ -25,7 +25,9 @@ struct Sign: ParsableCommand {
         if let now, Timestamp(iso8601: now) == nil {
             throw ValidationError("--now takes a UTC time such as 2026-01-02T03:04:05Z")
         }
-        if let uuid, uuid.utf8.count != 36 || !uuid.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == UInt8(ascii: "-") }) {
+        if let uuid,
+            uuid.utf8.count != 36 || !uuid.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == UInt8(ascii: "-") })
+        {
             throw ValidationError("--uuid takes a lowercase UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e")
         }
     }

@@ -14,7 +14,9 @@ struct ASCIITests {
             #expect(ASCII.isPrintable(c) == (b >= 32 && b <= 126))
             #expect(ASCII.isVisible(c) == (b >= 33 && b <= 126))
             #expect(ASCII.isUnreserved(c) == (b < 128 && (ch.isLetter || ch.isNumber || "-._~".contains(ch))))
-            let hex = "0123456789abcdef".firstIndex(of: Character(ch.lowercased())).map { "0123456789abcdef".distance(from: "0123456789abcdef".startIndex, to: $0) }
+            let hex = "0123456789abcdef".firstIndex(of: Character(ch.lowercased())).map {
+                "0123456789abcdef".distance(from: "0123456789abcdef".startIndex, to: $0)
+            }
             #expect(ASCII.hexValue(c).map(Int.init) == (b < 128 ? hex : nil))
         }
     }

@@ -4,7 +4,9 @@ import Testing
 struct CGIResponseTests {
     @Test func serializesStatusHeadersLengthAndBody() {
         let r = CGIResponse(status: 404, headers: [("Content-Type", "application/json")], body: Array("{}".utf8))
-        #expect(String(decoding: r.serialized(), as: UTF8.self) == "Status: 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(
+            String(decoding: r.serialized(), as: UTF8.self)
+                == "Status: 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
     }
 
     @Test func headRequestsGetHeadersOnly() {

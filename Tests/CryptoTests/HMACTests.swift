@@ -40,8 +40,9 @@ struct HMACTests {
     }
 
     @Test func stringMessagesAreSignedAsUTF8() {
-        #expect(HMAC.sha1(key: Array("Jefe".utf8), message: "what do ya want for nothing?")
-            == HMAC.sha1(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)))
+        #expect(
+            HMAC.sha1(key: Array("Jefe".utf8), message: "what do ya want for nothing?")
+                == HMAC.sha1(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)))
     }
 
     @Test func emptyKeyAndMessageStillProduceAFullLengthCode() {

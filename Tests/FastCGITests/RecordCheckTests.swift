@@ -8,7 +8,9 @@ struct RecordCheckTests {
     }
 
     static func pair(_ name: String, _ value: String) -> [UInt8] {
-        func length(_ n: Int) -> [UInt8] { n < 128 ? [UInt8(n)] : [UInt8(0x80 | (n >> 24)), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] }
+        func length(_ n: Int) -> [UInt8] {
+            n < 128 ? [UInt8(n)] : [UInt8(0x80 | (n >> 24)), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
+        }
         return length(name.utf8.count) + length(value.utf8.count) + Array(name.utf8) + Array(value.utf8)
     }
 
@@ -69,13 +71,14 @@ struct RecordCheckTests {
         // Even empty ones: libfcgi leaks 48 bytes for each (found by fuzzing).
         #expect(isInvalid(verdict(start + Self.record(12, id: 0, []) + Self.record(5, []))))
         #expect(isInvalid(verdict(Self.begin + Self.record(11, id: 0, []) + Self.record(4, Self.params) + Self.record(4, []) + Self.record(5, []))))
-        #expect(isInvalid(verdict(start + Self.record(2, [])  + Self.record(5, []))))   // ABORT_REQUEST
+        #expect(isInvalid(verdict(start + Self.record(2, []) + Self.record(5, []))))  // ABORT_REQUEST
         #expect(isInvalid(verdict(start + Self.record(5, id: 2, [1]) + Self.record(5, []))))
     }
 
     @Test func getValuesBeforeARequestIsAnsweredWithEachVariableOnce() {
         // Naming a variable four times overran libfcgi's 64-byte answer buffer (found by test_fastcgi_abuse).
-        let names = Array(repeating: Self.pair("FCGI_MAX_CONNS", ""), count: 6).flatMap { $0 } + Self.pair("FCGI_MPXS_CONNS", "") + Self.pair("OTHER", "")
+        let names =
+            Array(repeating: Self.pair("FCGI_MAX_CONNS", ""), count: 6).flatMap { $0 } + Self.pair("FCGI_MPXS_CONNS", "") + Self.pair("OTHER", "")
         let record = Self.record(9, id: 0, names)
         guard case .management(let length, let reply) = verdict(record + Self.request) else {
             Issue.record("not answered")
@@ -88,12 +91,16 @@ struct RecordCheckTests {
     }
 
     @Test func anUnknownManagementRecordIsAnsweredUnknownType() {
-        #expect(verdict(Self.record(200, id: 0, [1, 2, 3], padding: 5) + Self.request) == .management(length: 16, reply: [1, 11, 0, 0, 0, 8, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0]))
+        #expect(
+            verdict(Self.record(200, id: 0, [1, 2, 3], padding: 5) + Self.request)
+                == .management(length: 16, reply: [1, 11, 0, 0, 0, 8, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0]))
     }
 
     @Test func paramsSplitAcrossRecordsAreJoined() {
         let half = Self.params.count / 2
-        let split = Self.begin + Self.record(4, Array(Self.params[..<half])) + Self.record(4, Array(Self.params[half...])) + Self.record(4, []) + Self.record(5, [])
+        let split =
+            Self.begin + Self.record(4, Array(Self.params[..<half])) + Self.record(4, Array(Self.params[half...])) + Self.record(4, [])
+            + Self.record(5, [])
         #expect(verdict(split) == .complete(length: split.count, start: split.count - 8, declaredLength: 0))
     }
 
@@ -116,19 +123,22 @@ struct RecordCheckTests {
     @Test func lengthsThatOverflowOrOverrunAreInvalid() {
         let overflowing: [UInt8] = [0xFF, 0xFF, 0xFF, 0xF0, 0x80, 0x00, 0x00, 0x10] + [UInt8](repeating: 0x78, count: 20)
         if case .invalid = verdict(Self.begin + Self.record(4, overflowing) + Self.record(4, [])) {} else { Issue.record("not invalid") }
-        if case .invalid = verdict(Self.begin + Self.record(4, [5, 200] + Array("NAMEX".utf8)) + Self.record(4, [])) {} else { Issue.record("overrun accepted") }
+        if case .invalid = verdict(Self.begin + Self.record(4, [5, 200] + Array("NAMEX".utf8)) + Self.record(4, [])) {
+        } else {
+            Issue.record("overrun accepted")
+        }
         if case .invalid = verdict(Self.begin + Self.record(4, [0x81]) + Self.record(4, [])) {} else { Issue.record("truncated length accepted") }
     }
 
     @Test func protocolViolationsAreInvalid() {
         for bytes in [
-            [2] + Array(Self.request.dropFirst()),                            // version 2
-            Self.record(4, Self.params) + Self.record(4, []),                 // PARAMS before BEGIN
-            Self.begin + Self.begin,                                          // multiplexing
-            Self.begin + Self.record(5, []),                                  // STDIN before the params end
-            Self.record(1, [0, 1, 1, 0, 0, 0]),                               // short BEGIN
-            Self.record(1, [0, 1, 1, 0, 0, 0, 0, 0], padding: 8) + Array(Self.request.dropFirst(16)), // padded BEGIN
-            Self.begin + Self.record(4, id: 2, Self.params) + Self.record(4, []), // params for another id
+            [2] + Array(Self.request.dropFirst()),  // version 2
+            Self.record(4, Self.params) + Self.record(4, []),  // PARAMS before BEGIN
+            Self.begin + Self.begin,  // multiplexing
+            Self.begin + Self.record(5, []),  // STDIN before the params end
+            Self.record(1, [0, 1, 1, 0, 0, 0]),  // short BEGIN
+            Self.record(1, [0, 1, 1, 0, 0, 0, 0, 0], padding: 8) + Array(Self.request.dropFirst(16)),  // padded BEGIN
+            Self.begin + Self.record(4, id: 2, Self.params) + Self.record(4, []),  // params for another id
         ] {
             if case .invalid = verdict(bytes) {} else { Issue.record("accepted \(bytes.prefix(16))") }
         }

@@ -1,7 +1,8 @@
 import Glibc
-@testable import LogLines
 import Logging
 import Testing
+
+@testable import LogLines
 
 /// A pipe whose read end is non-blocking, so a test can look at what has been written so far.
 private final class Pipe {
@@ -14,7 +15,7 @@ private final class Pipe {
         write = fds[1]
         _ = fcntl(read, F_SETFL, fcntl(read, F_GETFL) | O_NONBLOCK)
         // Large enough for the limit test without blocking the writer.
-        _ = fcntl(write, 1031 /* F_SETPIPE_SZ */, 1 << 20)
+        _ = fcntl(write, 1031, 1 << 20)  // F_SETPIPE_SZ
     }
     deinit {
         close(read)
@@ -116,10 +117,12 @@ struct JSONLineLogHandlerTests {
         let pipe = Pipe()
         var logger = Logger(label: "t") { JSONLineLogHandler(label: $0, output: BatchedLineWriter(fd: pipe.write, delayMicroseconds: 60_000_000)) }
         logger.logLevel = .info
-        logger.notice("upsign \"started\"", metadata: [
-            "threads": .stringConvertible(6), "duration_us": .stringConvertible(UInt64(30)),
-            "b": .string("x<y"), "a": .stringConvertible(1.5),
-        ])
+        logger.notice(
+            "upsign \"started\"",
+            metadata: [
+                "threads": .stringConvertible(6), "duration_us": .stringConvertible(UInt64(30)),
+                "b": .string("x<y"), "a": .stringConvertible(1.5),
+            ])
         let line = pipe.drain()
         #expect(line.hasSuffix("\n"))
         let body = line.dropFirst(#"{"ts":""#.count + 24 + 2)
@@ -187,8 +190,11 @@ struct RequestLineTests {
     @Test func freeFormFieldsAreCutToTheirLimits() {
         let line = Self.lines[2]
         #expect(line.id?.count == 64 && line.method.count == 16)
-        #expect(RequestLine(id: nil, method: "GET", route: "unknown", path: String(repeating: "/", count: 300), profile: nil,
-                            user: nil, status: 404, durationMicroseconds: 0, error: nil).path?.count == 256)
+        #expect(
+            RequestLine(
+                id: nil, method: "GET", route: "unknown", path: String(repeating: "/", count: 300), profile: nil,
+                user: nil, status: 404, durationMicroseconds: 0, error: nil
+            ).path?.count == 256)
     }
 
     @Test func linesBelowTheLevelAreNotWrittenAndErrorsAreWrittenAtOnce() {

@@ -11,17 +11,26 @@ struct PerThreadTests {
 
         final class Result: @unchecked Sendable { var seen = -1 }
         let result = Result()
-        final class Context { let counter: PerThread<Int>; let result: Result; init(_ c: PerThread<Int>, _ r: Result) { counter = c; result = r } }
+        final class Context {
+            let counter: PerThread<Int>
+            let result: Result
+            init(_ c: PerThread<Int>, _ r: Result) {
+                counter = c
+                result = r
+            }
+        }
         let context = Unmanaged.passRetained(Context(counter, result))
         var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            let c = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
-            c.result.seen = c.counter.withValue { value in
-                value += 1
-                return value
-            }
-            return nil
-        }, context.toOpaque())
+        pthread_create(
+            &thread, nil,
+            { raw in
+                let c = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
+                c.result.seen = c.counter.withValue { value in
+                    value += 1
+                    return value
+                }
+                return nil
+            }, context.toOpaque())
         pthread_join(thread, nil)
         #expect(result.seen == 1)
         #expect(counter.withValue { $0 } == 5)
@@ -38,13 +47,18 @@ struct PerThreadTests {
         let before = Tracked.live.load(ordering: .relaxed)
         var storage: PerThread<Tracked>? = PerThread { Tracked() }
         // A thread that exits frees its value at exit.
-        final class Context { let storage: PerThread<Tracked>; init(_ s: PerThread<Tracked>) { storage = s } }
+        final class Context {
+            let storage: PerThread<Tracked>
+            init(_ s: PerThread<Tracked>) { storage = s }
+        }
         var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            let c = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
-            c.storage.withValue { _ in }
-            return nil
-        }, Unmanaged.passRetained(Context(storage!)).toOpaque())
+        pthread_create(
+            &thread, nil,
+            { raw in
+                let c = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
+                c.storage.withValue { _ in }
+                return nil
+            }, Unmanaged.passRetained(Context(storage!)).toOpaque())
         pthread_join(thread, nil)
         #expect(Tracked.live.load(ordering: .relaxed) == before)
         // This thread lives on: its value goes with the storage (a replaced configuration's caches).

@@ -33,10 +33,11 @@ struct OSSPostSignerV4Tests {
         )
         let key = OSSPostSignerV4.signingKey(secret: Secret("sk"), date: "20260102", region: "cn-hangzhou")
         #expect(form.signature == Hex.encode(HMAC.sha256(key: key, message: Array(form.policy.utf8))))
-        #expect(form.fields.map(\.name) == [
-            "key", "policy", "x-oss-signature-version", "x-oss-credential", "x-oss-date", "x-oss-signature",
-            "success_action_status", "Content-Type", "x-oss-security-token",
-        ])
+        #expect(
+            form.fields.map(\.name) == [
+                "key", "policy", "x-oss-signature-version", "x-oss-credential", "x-oss-date", "x-oss-signature",
+                "success_action_status", "Content-Type", "x-oss-security-token",
+            ])
     }
 
     @Test func cachedKeysMatchFreshOnesAndFollowTheGeneration() {
@@ -44,9 +45,12 @@ struct OSSPostSignerV4Tests {
         let first = cache.key(OSSPostSignerV4.scheme, credentials: credentials, generation: 1, date: "20260102", region: "cn-hangzhou")
         #expect(first == OSSPostSignerV4.signingKey(secret: Secret("sk"), date: "20260102", region: "cn-hangzhou"))
         let rotated = Credentials(accessKeyId: "LTAIid", secret: Secret("new"))
-        #expect(cache.key(OSSPostSignerV4.scheme, credentials: rotated, generation: 2, date: "20260102", region: "cn-hangzhou")
-            == OSSPostSignerV4.signingKey(secret: Secret("new"), date: "20260102", region: "cn-hangzhou"))
+        #expect(
+            cache.key(OSSPostSignerV4.scheme, credentials: rotated, generation: 2, date: "20260102", region: "cn-hangzhou")
+                == OSSPostSignerV4.signingKey(secret: Secret("new"), date: "20260102", region: "cn-hangzhou"))
         let signer = OSSPostSignerV4(credentials: credentials, region: "cn-hangzhou", cache: (cache, 1))
-        #expect(signer.sign(upload(at: "2026-01-02T10:00:00Z")) == OSSPostSignerV4(credentials: credentials, region: "cn-hangzhou").sign(upload(at: "2026-01-02T10:00:00Z")))
+        #expect(
+            signer.sign(upload(at: "2026-01-02T10:00:00Z"))
+                == OSSPostSignerV4(credentials: credentials, region: "cn-hangzhou").sign(upload(at: "2026-01-02T10:00:00Z")))
     }
 }

@@ -83,7 +83,8 @@ struct CGIModeTests {
         environment["REQUEST_METHOD"] = "GET"
         environment["DOCUMENT_URI"] = "/upload/healthz"
         let error = #expect(throws: ServiceError.self) {
-            try CGIMode.answer(configuration: configuration, logger: CapturedLog().logger, environment: environment, input: readOnly, output: readOnly)
+            try CGIMode.answer(
+                configuration: configuration, logger: CapturedLog().logger, environment: environment, input: readOnly, output: readOnly)
         }
         #expect(error == .outputFailed && error?.exitStatus == 1)
     }

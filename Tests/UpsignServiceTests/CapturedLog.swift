@@ -34,9 +34,10 @@ final class CapturedLog: Sendable {
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            log.append(Entry(
-                level: event.level, message: event.message.description,
-                metadata: (event.metadata ?? [:]).mapValues { $0.description }))
+            log.append(
+                Entry(
+                    level: event.level, message: event.message.description,
+                    metadata: (event.metadata ?? [:]).mapValues { $0.description }))
         }
     }
 }

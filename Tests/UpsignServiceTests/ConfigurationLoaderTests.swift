@@ -53,8 +53,9 @@ struct ConfigurationLoaderTests {
         let path = try dir.write("upsign.toml", ServiceFixture.toml)
         let runs = "\(dir.path)/runs"
         // Each run of the child appends a line to `runs`.
-        let loader = ConfigurationLoader(probe: ConfigurationProbe(
-            executable: "/bin/sh", arguments: ["sh", "-c", "cat > /dev/null; echo run >> \"$0\"", runs]))
+        let loader = ConfigurationLoader(
+            probe: ConfigurationProbe(
+                executable: "/bin/sh", arguments: ["sh", "-c", "cat > /dev/null; echo run >> \"$0\"", runs]))
         _ = try loader.load(path: path)
         _ = try loader.load(path: path)
         #expect(try String(contentsOfFile: runs, encoding: .utf8) == "run\n")

@@ -20,8 +20,9 @@ struct ConfigurationReloadTests {
             let configuration = try Configuration.parse(toml: toml)
             let logger = log.logger
             let credentials = LiveApplication.loadCredentials(configuration, logger: logger, environment: ServiceFixture.environment)
-            application = Reloadable(try LiveApplication.make(
-                configuration, credentials: credentials, metrics: nil, logger: logger, environment: ServiceFixture.environment))
+            application = Reloadable(
+                try LiveApplication.make(
+                    configuration, credentials: credentials, metrics: nil, logger: logger, environment: ServiceFixture.environment))
         }
 
         /// Rewrites the file with `toml` and reloads it, as SIGHUP does.
@@ -33,14 +34,15 @@ struct ConfigurationReloadTests {
         }
     }
 
-    static let withThirdProfile = ServiceFixture.toml + """
+    static let withThirdProfile =
+        ServiceFixture.toml + """
 
-        [profiles.video]
-        bucket = "examplebucket"
-        region = "cn-hangzhou"
-        key = "videos/{user}/{uuid}{ext}"
+            [profiles.video]
+            bucket = "examplebucket"
+            region = "cn-hangzhou"
+            key = "videos/{user}/{uuid}{ext}"
 
-        """
+            """
 
     @Test func aReloadWithABadConfigurationKeepsTheRunningOne() throws {
         let running = try Running()
@@ -84,7 +86,8 @@ struct ConfigurationReloadTests {
         let running = try Running()
         let changed = ServiceFixture.toml.replacingOccurrences(of: "[server]\nmax_body = 64\n", with: "[server]\n\(settings)\n")
         #expect(try running.reload(changed))
-        #expect(running.log.messages(at: .warning) == ["server.threads, max_connections, request_timeout and max_body take effect at the next restart"])
+        #expect(
+            running.log.messages(at: .warning) == ["server.threads, max_connections, request_timeout and max_body take effect at the next restart"])
     }
 
     @Test func aReloadThatKeepsTheServerLimitsDoesNotWarn() throws {

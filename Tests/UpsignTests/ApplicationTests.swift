@@ -1,8 +1,8 @@
 import CGI
-import Foundation
-import Logging
 import Crypto
+import Foundation
 import JSONText
+import Logging
 import PostPolicy
 import Testing
 
@@ -51,15 +51,19 @@ struct ApplicationTests {
 
     let app: Application = {
         let configuration = try! Configuration.parse(toml: toml)
-        let credentials = CredentialStore(profiles: configuration.profiles.values, environment: [
-            "OSS_ACCESS_KEY_ID": "LTAItest", "OSS_ACCESS_KEY_SECRET": "test-secret-value", "OSS_SESSION_TOKEN": "",
-        ])
+        let credentials = CredentialStore(
+            profiles: configuration.profiles.values,
+            environment: [
+                "OSS_ACCESS_KEY_ID": "LTAItest", "OSS_ACCESS_KEY_SECRET": "test-secret-value", "OSS_SESSION_TOKEN": "",
+            ])
         return Application(
             configuration: configuration, credentials: credentials, clock: { ApplicationTests.now },
             uuid: { ApplicationTests.uuid }, logger: .init(label: "test"))
     }()
 
-    func get(_ path: String, query: String = "", user: String? = "alice", method: String = "GET", type: String? = nil, body: CGIRequest.Body = .bytes([])) -> CGIResponse {
+    func get(
+        _ path: String, query: String = "", user: String? = "alice", method: String = "GET", type: String? = nil, body: CGIRequest.Body = .bytes([])
+    ) -> CGIResponse {
         var params = ["REQUEST_METHOD": method, "DOCUMENT_URI": path, "QUERY_STRING": query]
         if let user { params["UPSIGN_USER"] = user }
         if let type { params["CONTENT_TYPE"] = type }
@@ -78,20 +82,24 @@ struct ApplicationTests {
     }
 
     @Test func theOnlyProfileServesRequestsThatNameNone() throws {
-        let configuration = try Configuration.parse(toml: """
-            [profiles.solo]
-            bucket = "examplebucket"
-            region = "cn-hangzhou"
-            key = "s/{uuid}{ext}"
-            format = "java"
-            """)
+        let configuration = try Configuration.parse(
+            toml: """
+                [profiles.solo]
+                bucket = "examplebucket"
+                region = "cn-hangzhou"
+                key = "s/{uuid}{ext}"
+                format = "java"
+                """)
         let app = Application(
             configuration: configuration,
-            credentials: CredentialStore(profiles: configuration.profiles.values, environment: [
-                "OSS_ACCESS_KEY_ID": "LTAItest", "OSS_ACCESS_KEY_SECRET": "test-secret-value",
-            ]),
+            credentials: CredentialStore(
+                profiles: configuration.profiles.values,
+                environment: [
+                    "OSS_ACCESS_KEY_ID": "LTAItest", "OSS_ACCESS_KEY_SECRET": "test-secret-value",
+                ]),
             clock: { ApplicationTests.now }, uuid: { ApplicationTests.uuid }, logger: .init(label: "test"))
-        let r = app.respond(to: CGIRequest(params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "filename=a.jpg"], body: .bytes([])))
+        let r = app.respond(
+            to: CGIRequest(params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "filename=a.jpg"], body: .bytes([])))
         #expect(r.status == 200, Comment(rawValue: r.bodyText))
         #expect(try json(r)["key"] == .string("s/\(ApplicationTests.uuid).jpg"))
     }
@@ -121,10 +129,16 @@ struct ApplicationTests {
         let r = get("/upload/policy", query: "profile=native&contentType=image/webp&size=10&filename=a.webp")
         #expect(r.status == 200)
         let text = r.bodyText
-        #expect(text.hasPrefix(#"{"provider":"aliyun-oss","method":"POST","url":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","expiresAt":"2026-01-03T00:04:59.000Z","fields":{"key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","policy":""#))
+        #expect(
+            text.hasPrefix(
+                #"{"provider":"aliyun-oss","method":"POST","url":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","expiresAt":"2026-01-03T00:04:59.000Z","fields":{"key":"n/alice/0f8fad5b-d9cb-469f-a165-70867728950e.webp","policy":""#
+            ))
         // Issued at 23:59:59: the credential's day and x-oss-date stay on the day of issue even
         // though the policy expires on the next one.
-        #expect(text.contains(#""x-oss-signature-version":"OSS4-HMAC-SHA256","x-oss-credential":"LTAItest/20260102/cn-hangzhou/oss/aliyun_v4_request","x-oss-date":"20260102T235959Z","x-oss-signature":""#))
+        #expect(
+            text.contains(
+                #""x-oss-signature-version":"OSS4-HMAC-SHA256","x-oss-credential":"LTAItest/20260102/cn-hangzhou/oss/aliyun_v4_request","x-oss-date":"20260102T235959Z","x-oss-signature":""#
+            ))
         #expect(text.hasSuffix(#","success_action_status":"200","Content-Type":"image/webp"}}"#))
     }
 
@@ -208,7 +222,8 @@ struct ApplicationTests {
                 configuration: c, credentials: CredentialStore(profiles: c.profiles.values, environment: [:]),
                 clock: { ApplicationTests.now }, uuid: { ApplicationTests.uuid }, logger: .init(label: "test"))
         }
-        let request = CGIRequest(params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "profile=open"], body: .bytes([]))
+        let request = CGIRequest(
+            params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "profile=open"], body: .bytes([]))
         let expired = try app(expiring: "2026-01-02T23:59:59Z").respond(to: request)
         #expect(expired.status == 503)
         #expect(errorCode(expired) == "credentials_expired")

@@ -51,7 +51,8 @@ struct CallbackBindingTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("upsign-bind-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("binding.key").path
-        try "# new first\n\(String(repeating: "a", count: 64))\n\n\(String(repeating: "b", count: 32))\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "# new first\n\(String(repeating: "a", count: 64))\n\n\(String(repeating: "b", count: 32))\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         #expect(try CallbackBinding.load(path: path, environment: [:]).get().secrets.count == 2)
         try "short\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.self) { try CallbackBinding.load(path: path, environment: [:]).get() }
@@ -59,7 +60,8 @@ struct CallbackBindingTests {
     }
 
     @Test func aProfileWithACallbackNeedsTheSecret() {
-        let toml = "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\n[profiles.a.callback]\nurl = \"https://a.example.com/cb\"\nbody = '{\"object\":${object}}'\n"
+        let toml =
+            "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\n[profiles.a.callback]\nurl = \"https://a.example.com/cb\"\nbody = '{\"object\":${object}}'\n"
         do {
             _ = try Configuration.parse(toml: toml)
             Issue.record("parsed")
@@ -77,9 +79,11 @@ struct CallbackBindingTests {
         let app = Application(
             configuration: c, credentials: CredentialStore(fixed: [.environment: Credentials(accessKeyId: "ak", secret: Secret("sk"))]),
             clock: { Timestamp(iso8601: "2026-01-02T03:04:05Z")! }, uuid: { "u1" }, logger: Logger(label: "t"), binding: binding)
-        let r = app.respond(to: CGIRequest(params: [
-            "REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "profile=n&x:album=Trip", "UPSIGN_USER": "alice",
-        ], body: .bytes([])))
+        let r = app.respond(
+            to: CGIRequest(
+                params: [
+                    "REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": "profile=n&x:album=Trip", "UPSIGN_USER": "alice",
+                ], body: .bytes([])))
         #expect(r.status == 200)
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
         let fields = try #require(answer["fields"] as? [String: String])
@@ -90,8 +94,10 @@ struct CallbackBindingTests {
         #expect(body.hasPrefix(#"{"object":${object},"user":${x:user},"album":${x:album},"upsign_bind":"1."#))
         #expect(body.hasSuffix(#"","upsign_bucket":${bucket},"upsign_object":${object}}"#))
         let token = try #require(body.split(separator: "\"").first { $0.hasPrefix("1.") }.map(String.init))
-        let issued: [(String, String)] = [("object", "n/alice/u1"), ("user", "alice"), ("upsign_bind", token),
-                                          ("upsign_bucket", "examplebucket"), ("upsign_object", "n/alice/u1")]
+        let issued: [(String, String)] = [
+            ("object", "n/alice/u1"), ("user", "alice"), ("upsign_bind", token),
+            ("upsign_bucket", "examplebucket"), ("upsign_object", "n/alice/u1"),
+        ]
         #expect(try app.checkBinding(issued).get() == .init(user: "alice"))
         var other = issued
         other[4] = ("upsign_object", "n/alice/other")

@@ -28,27 +28,31 @@ struct CallbackVerificationTests {
         let signed = Array(try Self.fixture("callback-signed", "txt").utf8)
         let newline = try #require(signed.firstIndex(of: 0x0A))
         let records = FileManager.default.temporaryDirectory.appendingPathComponent("upsign-records-\(UUID().uuidString).jsonl").path
-        let configuration = try Configuration.parse(toml: """
-            [profiles.a]
-            bucket = "examplebucket"
-            region = "cn-hangzhou"
-            [callback]
-            # These tests are about OSS's signature; CallbackBindingTests cover the binding.
-            require_binding = false
-            public_key_url_prefixes = ["http://127.0.0.1:9/keys/"]
-            response = '{"ok":true,"key":"${object}","user":"${user}","missing":"${nope}"}'
-            """)
+        let configuration = try Configuration.parse(
+            toml: """
+                [profiles.a]
+                bucket = "examplebucket"
+                region = "cn-hangzhou"
+                [callback]
+                # These tests are about OSS's signature; CallbackBindingTests cover the binding.
+                require_binding = false
+                public_key_url_prefixes = ["http://127.0.0.1:9/keys/"]
+                response = '{"ok":true,"key":"${object}","user":"${user}","missing":"${nope}"}'
+                """)
         _ = publicPEM
         let app = Application(
             configuration: configuration, credentials: CredentialStore(fixed: [:]),
             clock: { Timestamp(iso8601: "2026-01-02T03:04:05Z")! }, uuid: { "u" }, logger: Logger(label: "t"),
             publicKeys: PublicKeyStore(fetch: fetched), records: RecordLog(path: records))
-        return Setup(app: app, records: records, body: Array(signed[(newline + 1)...]),
-                     signature: try Self.fixture("callback-signature", "b64").trimmingCharacters(in: .whitespacesAndNewlines))
+        return Setup(
+            app: app, records: records, body: Array(signed[(newline + 1)...]),
+            signature: try Self.fixture("callback-signature", "b64").trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    func request(_ s: Setup, uri: String = "/upload/callback?a=1&b=%2F", body: [UInt8]? = nil, signature: String? = nil,
-                 keyURL: String? = "http://127.0.0.1:9/keys/k.pem") -> CGIRequest {
+    func request(
+        _ s: Setup, uri: String = "/upload/callback?a=1&b=%2F", body: [UInt8]? = nil, signature: String? = nil,
+        keyURL: String? = "http://127.0.0.1:9/keys/k.pem"
+    ) -> CGIRequest {
         var params = [
             "REQUEST_METHOD": "POST", "DOCUMENT_URI": "/upload/callback", "REQUEST_URI": uri,
             "CONTENT_TYPE": "application/json",
@@ -69,7 +73,10 @@ struct CallbackVerificationTests {
         #expect(r.status == 200)
         #expect(r.bodyText == #"{"ok":true,"key":"a/b c.jpg","user":"alice","missing":""}"#)
         let lines = try String(contentsOfFile: s.records, encoding: .utf8).split(separator: "\n")
-        #expect(lines == [#"{"bucket":"examplebucket","key":"a/b c.jpg","size":123,"mimeType":"image/jpeg","etag":"D41D8CD98F00B204E9800998ECF8427E","user":"alice","time":"2026-01-02T03:04:05.000Z"}"#])
+        #expect(
+            lines == [
+                #"{"bucket":"examplebucket","key":"a/b c.jpg","size":123,"mimeType":"image/jpeg","etag":"D41D8CD98F00B204E9800998ECF8427E","user":"alice","time":"2026-01-02T03:04:05.000Z"}"#
+            ])
     }
 
     @Test func thePathIsSignedDecodedAndTheQueryRaw() throws {
@@ -179,7 +186,10 @@ struct CallbackIssuingTests {
         let spec = try #require(app.configuration.profiles["n"]?.callback)
         #expect(spec.variables == ["user", "album"])
         let json = String(decoding: try #require(Base64.decode(spec.field)), as: UTF8.self)
-        #expect(json == #"{"callbackUrl":"https://a.example.com/cb;https://b.example.com/cb","callbackHost":"a.example.com","callbackBody":"{\"object\":${object},\"user\":${x:user},\"album\":${x:album}}","callbackBodyType":"application/json","callbackSNI":true}"#)
+        #expect(
+            json
+                == #"{"callbackUrl":"https://a.example.com/cb;https://b.example.com/cb","callbackHost":"a.example.com","callbackBody":"{\"object\":${object},\"user\":${x:user},\"album\":${x:album}}","callbackBodyType":"application/json","callbackSNI":true}"#
+        )
     }
 
     @Test func callbackAndVariablesAreSentAndPinned() throws {
@@ -187,12 +197,18 @@ struct CallbackIssuingTests {
         let r = get("profile=n&x:album=Trip&x:user=mallory")
         #expect(r.status == 200)
         // No type named and no file name: the form still pins one, the download type.
-        #expect(r.bodyText.hasSuffix(#","success_action_status":"200","Content-Type":"application/octet-stream","callback":"\#(spec.field)","x:user":"alice","x:album":"Trip"}}"#))
+        #expect(
+            r.bodyText.hasSuffix(
+                #","success_action_status":"200","Content-Type":"application/octet-stream","callback":"\#(spec.field)","x:user":"alice","x:album":"Trip"}}"#
+            ))
         let text = r.bodyText
         let start = try #require(text.range(of: #""policy":""#)).upperBound
         let end = try #require(text[start...].firstIndex(of: "\""))
         let policy = String(decoding: try #require(Base64.decode(text[start..<end])), as: UTF8.self)
-        #expect(policy.hasSuffix(#"{"success_action_status":"200"},["eq","$Content-Type","application/octet-stream"],{"callback":"\#(spec.field)"},["eq","$x:user","alice"],["eq","$x:album","Trip"]]}"#))
+        #expect(
+            policy.hasSuffix(
+                #"{"success_action_status":"200"},["eq","$Content-Type","application/octet-stream"],{"callback":"\#(spec.field)"},["eq","$x:user","alice"],["eq","$x:album","Trip"]]}"#
+            ))
     }
 
     @Test func aMissingVariableIsAMissingParameter() {
@@ -210,16 +226,17 @@ struct CallbackIssuingTests {
 
     @Test func javaProfilesCannotCarryACallback() {
         do {
-            _ = try Configuration.parse(toml: """
-                [profiles.j]
-                bucket = "abc"
-                endpoint = "https://abc.example.com"
-                format = "java"
-                [profiles.j.callback]
-                url = "ftp://x"
-                body = "a=${x:Bad}"
-                body_type = "application/x-www-form-urlencoded"
-                """)
+            _ = try Configuration.parse(
+                toml: """
+                    [profiles.j]
+                    bucket = "abc"
+                    endpoint = "https://abc.example.com"
+                    format = "java"
+                    [profiles.j.callback]
+                    url = "ftp://x"
+                    body = "a=${x:Bad}"
+                    body_type = "application/x-www-form-urlencoded"
+                    """)
             Issue.record("parsed")
         } catch {
             #expect(Set(error.problems.map(\.path)) == ["profiles.j.callback", "profiles.j.callback.url", "profiles.j.callback.body"])

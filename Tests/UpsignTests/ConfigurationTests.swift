@@ -53,16 +53,17 @@ struct ConfigurationTests {
 
     @Test func javaProfilesSignV1AndV4NeedsARegion() {
         do {
-            _ = try Configuration.parse(toml: """
-                [profiles.a]
-                bucket = "abc"
-                endpoint = "https://abc.example.com"
-                format = "java"
-                signature = "v4"
-                [profiles.b]
-                bucket = "abc"
-                endpoint = "https://abc.example.com"
-                """)
+            _ = try Configuration.parse(
+                toml: """
+                    [profiles.a]
+                    bucket = "abc"
+                    endpoint = "https://abc.example.com"
+                    format = "java"
+                    signature = "v4"
+                    [profiles.b]
+                    bucket = "abc"
+                    endpoint = "https://abc.example.com"
+                    """)
             Issue.record("parsed")
         } catch {
             #expect(Set(error.problems.map(\.path)) == ["profiles.a.signature", "profiles.a.region", "profiles.b.region"])
@@ -88,7 +89,8 @@ struct ConfigurationTests {
 
     @Test func wrongValueTypesAreProblemsNotCrashes() {
         do {
-            _ = try Configuration.parse(toml: "server = 3\n[profiles.a]\nbucket = 3\nextensions = \"jpg\"\nmax_size = \"big\"\nrequire_user = \"yes\"\n")
+            _ = try Configuration.parse(
+                toml: "server = 3\n[profiles.a]\nbucket = 3\nextensions = \"jpg\"\nmax_size = \"big\"\nrequire_user = \"yes\"\n")
             Issue.record("parsed")
         } catch {
             let paths = Set(error.problems.map(\.path))

@@ -6,7 +6,9 @@ import Testing
 
 struct CredentialsFileTests {
     @Test func readsTheSTSJSONShape() throws {
-        let c = try CredentialsFile.parse(#"{"AccessKeyId":"STS.id","AccessKeySecret":"sk","SecurityToken":"tok","Expiration":"2026-11-29T13:00:00Z"}"#).get()
+        let c = try CredentialsFile.parse(
+            #"{"AccessKeyId":"STS.id","AccessKeySecret":"sk","SecurityToken":"tok","Expiration":"2026-11-29T13:00:00Z"}"#
+        ).get()
         #expect(c.credentials == Credentials(accessKeyId: "STS.id", secret: Secret("sk"), securityToken: "tok"))
         #expect(c.expiration == Timestamp(iso8601: "2026-11-29T13:00:00Z"))
     }
@@ -83,8 +85,10 @@ struct CredentialStoreTests {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let source = try #require(
-            try Configuration.parse(toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\ncredentials = \"$CREDENTIALS_DIRECTORY/\(name)\"\n")
-                .profiles["a"]?.credentials)
+            try Configuration.parse(
+                toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\ncredentials = \"$CREDENTIALS_DIRECTORY/\(name)\"\n"
+            )
+            .profiles["a"]?.credentials)
         #expect(source == .file(path: "$CREDENTIALS_DIRECTORY/\(name)"))
         let store = CredentialStore(profiles: [try profile(source)], environment: ["CREDENTIALS_DIRECTORY": dir])
         #expect(try store.snapshot(for: source).get().credentials.accessKeyId == "fromsystemd")
@@ -123,7 +127,8 @@ struct CredentialStoreTests {
     @Test func anAlreadyExpiredRewriteDoesNotReplaceWorkingCredentials() throws {
         let path = try writeFile(#"{"AccessKeyId":"gen1","AccessKeySecret":"s1","Expiration":"2026-01-02T04:00:00Z"}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = CredentialStore(profiles: [try profile(.file(path: path))], environment: [:], clock: { Timestamp(iso8601: "2026-01-02T03:00:00Z")! })
+        let store = CredentialStore(
+            profiles: [try profile(.file(path: path))], environment: [:], clock: { Timestamp(iso8601: "2026-01-02T03:00:00Z")! })
         let before = try store.snapshot(for: .file(path: path)).get()
         let stale = try writeFile(#"{"AccessKeyId":"gen0","AccessKeySecret":"s0","Expiration":"2026-01-02T02:00:00Z"}"#)
         #expect(rename(stale, path) == 0)
@@ -144,9 +149,11 @@ struct CredentialStoreTests {
     }
 
     @Test func theEnvironmentFallsBackToAlibabaCloudNames() throws {
-        let store = CredentialStore(profiles: [try profile(.environment)], environment: [
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk", "ALIBABA_CLOUD_SECURITY_TOKEN": "tk",
-        ])
+        let store = CredentialStore(
+            profiles: [try profile(.environment)],
+            environment: [
+                "ALIBABA_CLOUD_ACCESS_KEY_ID": "ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sk", "ALIBABA_CLOUD_SECURITY_TOKEN": "tk",
+            ])
         #expect(try store.snapshot(for: .environment).get().credentials == Credentials(accessKeyId: "ak", secret: Secret("sk"), securityToken: "tk"))
     }
 }

@@ -11,17 +11,20 @@ struct ParametersTests {
     }
 
     @Test func readsTheQueryString() throws {
-        let p = try PolicyParameters.parse(request(query: "profile=avatar&filename=My+Photo%20%E4%B8%AD.JPG&contentType=Image/PNG&size=42&format=native&other=1"))
+        let p = try PolicyParameters.parse(
+            request(query: "profile=avatar&filename=My+Photo%20%E4%B8%AD.JPG&contentType=Image/PNG&size=42&format=native&other=1"))
         #expect(p == PolicyParameters(profile: "avatar", filename: "My Photo 中.JPG", contentType: "image/png", size: 42, format: .native))
     }
 
     @Test func readsAFormBody() throws {
-        let p = try PolicyParameters.parse(request(method: "POST", type: "application/x-www-form-urlencoded; charset=UTF-8", body: "profile=a&size=7"))
+        let p = try PolicyParameters.parse(
+            request(method: "POST", type: "application/x-www-form-urlencoded; charset=UTF-8", body: "profile=a&size=7"))
         #expect(p == PolicyParameters(profile: "a", size: 7))
     }
 
     @Test func readsAJSONBodyAlongsideTheQuery() throws {
-        let p = try PolicyParameters.parse(request(query: "profile=a", method: "POST", type: "application/json", body: #"{"filename":"x.png","size":12,"ignored":null}"#))
+        let p = try PolicyParameters.parse(
+            request(query: "profile=a", method: "POST", type: "application/json", body: #"{"filename":"x.png","size":12,"ignored":null}"#))
         #expect(p == PolicyParameters(profile: "a", filename: "x.png", size: 12))
     }
 
@@ -76,7 +79,9 @@ struct ParametersTests {
         #expect((try? Identity.validate(user).get()) == user)
     }
 
-    @Test(arguments: ["../x", "a/b", "a\\b", "..", ".hidden", "a..b", "a\u{0}b", "a\nb", "a b", "é", "\u{202E}abc", "%2f", String(repeating: "a", count: 129)])
+    @Test(arguments: [
+        "../x", "a/b", "a\\b", "..", ".hidden", "a..b", "a\u{0}b", "a\nb", "a b", "é", "\u{202E}abc", "%2f", String(repeating: "a", count: 129),
+    ])
     func refusesUnsafeIdentities(_ user: String) {
         guard case .failure(let e) = Identity.validate(user) else {
             Issue.record("accepted \(user)")

@@ -177,7 +177,8 @@ struct PolicyHardeningTests {
 
     @Test(arguments: [
         ("filename=a.JPG", "image/jpeg"), ("filename=a.heic", "image/heic"), ("filename=a.svg", "application/octet-stream"),
-        ("filename=a.html", "application/octet-stream"), ("", "application/octet-stream"), ("filename=a.png&contentType=application/pdf", "application/pdf"),
+        ("filename=a.html", "application/octet-stream"), ("", "application/octet-stream"),
+        ("filename=a.png&contentType=application/pdf", "application/pdf"),
     ])
     func nativeAndUppyAnswersAlwaysPinAContentType(_ query: String, _ expected: String) throws {
         for store in ["any", "s3"] {
@@ -263,7 +264,8 @@ struct PolicyHardeningTests {
         var c = try Configuration.parse(toml: Self.toml)
         var p = try #require(c.profiles["plain"])
         p.formats = [.native, .aliyunAppserver]
-        p.callback = CallbackSpec(urls: ["https://app.example.com/cb"], host: nil, body: #"{"user":${x:user}}"#, bodyType: "application/json", sni: nil)
+        p.callback = CallbackSpec(
+            urls: ["https://app.example.com/cb"], host: nil, body: #"{"user":${x:user}}"#, bodyType: "application/json", sni: nil)
         c.profiles["plain"] = p
         let r = get("profile=plain&format=aliyun-appserver", on: Self.app(c))
         #expect(code(r) == "invalid_request" && r.bodyText.contains("x:"), "\(r.bodyText)")
@@ -275,17 +277,18 @@ struct PolicyHardeningTests {
     }
 
     @Test func javaContentTypesAreAWarningNotAnError() throws {
-        let c = try Configuration.parse(toml: """
-            [profiles.j]
-            bucket = "abc"
-            region = "cn-hangzhou"
-            format = "java"
-            content_types = ["image/png"]
-            [profiles.n]
-            bucket = "abc"
-            region = "cn-hangzhou"
-            content_types = ["image/png"]
-            """)
+        let c = try Configuration.parse(
+            toml: """
+                [profiles.j]
+                bucket = "abc"
+                region = "cn-hangzhou"
+                format = "java"
+                content_types = ["image/png"]
+                [profiles.n]
+                bucket = "abc"
+                region = "cn-hangzhou"
+                content_types = ["image/png"]
+                """)
         let warnings = c.profileWarnings()
         #expect(warnings.count == 1 && warnings[0].hasPrefix("profiles.j.content_types: "))
     }

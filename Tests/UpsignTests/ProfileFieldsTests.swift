@@ -51,7 +51,9 @@ struct ProfileFieldsTests {
     }()
 
     func get(_ query: String) -> CGIResponse {
-        app.respond(to: CGIRequest(params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": query, "UPSIGN_USER": "alice"], body: .bytes([])))
+        app.respond(
+            to: CGIRequest(
+                params: ["REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/policy", "QUERY_STRING": query, "UPSIGN_USER": "alice"], body: .bytes([])))
     }
 
     func policy(_ text: String, field: String = "policy") throws -> String {
@@ -66,9 +68,15 @@ struct ProfileFieldsTests {
         let text = r.bodyText
         // The name's stem and the vetted (lowercased) extension.
         let disposition = #"attachment; filename=\"__ _x_.jpg\"; filename*=UTF-8''%E6%97%85%E8%A1%8C%20_x_.jpg"#
-        #expect(text.contains(#""success_action_status":"201","Content-Type":"image/jpeg","Cache-Control":"max-age=31536000","Content-Disposition":"\#(disposition)","x-oss-forbid-overwrite":"true","x-oss-object-acl":"private","x-oss-server-side-encryption":"KMS","x-oss-server-side-encryption-key-id":"key-123","x-oss-meta-album":"Trip","x-oss-meta-caption":"Sunset","x-oss-security-token":"tok"}}"#))
+        #expect(
+            text.contains(
+                #""success_action_status":"201","Content-Type":"image/jpeg","Cache-Control":"max-age=31536000","Content-Disposition":"\#(disposition)","x-oss-forbid-overwrite":"true","x-oss-object-acl":"private","x-oss-server-side-encryption":"KMS","x-oss-server-side-encryption-key-id":"key-123","x-oss-meta-album":"Trip","x-oss-meta-caption":"Sunset","x-oss-security-token":"tok"}}"#
+            ))
         let p = try policy(text)
-        #expect(p.contains(#"{"success_action_status":"201"},["eq","$Content-Type","image/jpeg"],["eq","$Cache-Control","max-age=31536000"],["eq","$Content-Disposition","\#(disposition)"],["eq","$x-oss-forbid-overwrite","true"],["eq","$x-oss-object-acl","private"],["eq","$x-oss-server-side-encryption","KMS"],["eq","$x-oss-server-side-encryption-key-id","key-123"],["eq","$x-oss-meta-album","Trip"],["eq","$x-oss-meta-caption","Sunset"],{"x-oss-security-token":"tok"}]}"#))
+        #expect(
+            p.contains(
+                #"{"success_action_status":"201"},["eq","$Content-Type","image/jpeg"],["eq","$Cache-Control","max-age=31536000"],["eq","$Content-Disposition","\#(disposition)"],["eq","$x-oss-forbid-overwrite","true"],["eq","$x-oss-object-acl","private"],["eq","$x-oss-server-side-encryption","KMS"],["eq","$x-oss-server-side-encryption-key-id","key-123"],["eq","$x-oss-meta-album","Trip"],["eq","$x-oss-meta-caption","Sunset"],{"x-oss-security-token":"tok"}]}"#
+            ))
     }
 
     @Test(arguments: [
@@ -92,7 +100,10 @@ struct ProfileFieldsTests {
         #expect(r.status == 200)
         let text = r.bodyText
         #expect(text.hasPrefix(#"{"host":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","policy":""#))
-        #expect(text.contains(#""x_oss_signature_version":"OSS4-HMAC-SHA256","x_oss_credential":"STS.ak/20260102/cn-hangzhou/oss/aliyun_v4_request","x_oss_date":"20260102T030405Z","signature":""#))
+        #expect(
+            text.contains(
+                #""x_oss_signature_version":"OSS4-HMAC-SHA256","x_oss_credential":"STS.ak/20260102/cn-hangzhou/oss/aliyun_v4_request","x_oss_date":"20260102T030405Z","signature":""#
+            ))
         #expect(text.hasSuffix(#","security_token":"tok","dir":"s/alice/0f8fad5b-d9cb-469f-a165-70867728950e/","expire":1767323645}"#))
         let p = try policy(text)
         #expect(p.contains(#"["starts-with","$key","s/alice/0f8fad5b-d9cb-469f-a165-70867728950e/"]"#))
@@ -110,27 +121,31 @@ struct ProfileFieldsTests {
     @Test func theUppyShapeCarriesTheNativeFields() throws {
         let r = get("profile=full&format=uppy")
         #expect(r.status == 200)
-        #expect(r.bodyText.hasPrefix(#"{"method":"POST","url":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","fields":{"key":"f/0f8fad5b-d9cb-469f-a165-70867728950e","policy":""#))
+        #expect(
+            r.bodyText.hasPrefix(
+                #"{"method":"POST","url":"https://examplebucket.oss-cn-hangzhou.aliyuncs.com","fields":{"key":"f/0f8fad5b-d9cb-469f-a165-70867728950e","policy":""#
+            ))
         #expect(r.bodyText.hasSuffix(#","x-oss-security-token":"tok"},"headers":{}}"#))
     }
 
-    @Test(arguments: [
-        ("../../etc/passwd", "", "passwd"),
-        ("C:\\Users\\a\\photo.jpg", ".jpg", "photo.jpg"),
-        ("\u{202E}gpj.exe", "", "gpj_exe"),
-        ("a\u{0}b\r\nc.txt", ".txt", "abc.txt"),
-        ("...", "", nil),
-        ("a$b;c\"d.txt", ".txt", "a_b_c_d.txt"),
-        (String(repeating: "é", count: 300), "", String(repeating: "é", count: 128)),
-        (String(repeating: "a", count: 300) + ".png", ".png", String(repeating: "a", count: 124) + ".png"),
-        // The download keeps the vetted extension, never one the name only seems to have.
-        ("evil.exe.", "", "evil_exe"),
-        ("evil.exe", "", "evil_exe"),
-        ("Photo.JPG", ".jpg", "Photo.jpg"),
-        ("my.holiday.png", ".png", "my.holiday.png"),
-        ("evil.exe .png", ".png", "evil.exe.png"),
-        (".png", ".png", nil),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            ("../../etc/passwd", "", "passwd"),
+            ("C:\\Users\\a\\photo.jpg", ".jpg", "photo.jpg"),
+            ("\u{202E}gpj.exe", "", "gpj_exe"),
+            ("a\u{0}b\r\nc.txt", ".txt", "abc.txt"),
+            ("...", "", nil),
+            ("a$b;c\"d.txt", ".txt", "a_b_c_d.txt"),
+            (String(repeating: "é", count: 300), "", String(repeating: "é", count: 128)),
+            (String(repeating: "a", count: 300) + ".png", ".png", String(repeating: "a", count: 124) + ".png"),
+            // The download keeps the vetted extension, never one the name only seems to have.
+            ("evil.exe.", "", "evil_exe"),
+            ("evil.exe", "", "evil_exe"),
+            ("Photo.JPG", ".jpg", "Photo.jpg"),
+            ("my.holiday.png", ".png", "my.holiday.png"),
+            ("evil.exe .png", ".png", "evil.exe.png"),
+            (".png", ".png", nil),
+        ] as [(String, String, String?)])
     func dispositionNamesAreTheCleanedStemAndTheVettedExtension(_ name: String, _ ext: String, _ expected: String?) {
         #expect(ContentDisposition.sanitized(name, ext: ext) == expected)
     }
@@ -145,31 +160,33 @@ struct ProfileFieldsTests {
 
     @Test func profilesThatPinFieldsCannotAnswerFixedShapes() {
         do {
-            _ = try Configuration.parse(toml: """
-                [profiles.a]
-                bucket = "abc"
-                region = "cn-hangzhou"
-                format = "java"
-                forbid_overwrite = true
-                [profiles.b]
-                bucket = "abc"
-                region = "cn-hangzhou"
-                format = "aliyun-appserver"
-                meta = ["x"]
-                [profiles.c]
-                bucket = "abc"
-                region = "cn-hangzhou"
-                object_acl = "public"
-                success_action_status = 204
-                server_side_encryption_key_id = "k"
-                expires_in = 7200
-                """)
+            _ = try Configuration.parse(
+                toml: """
+                    [profiles.a]
+                    bucket = "abc"
+                    region = "cn-hangzhou"
+                    format = "java"
+                    forbid_overwrite = true
+                    [profiles.b]
+                    bucket = "abc"
+                    region = "cn-hangzhou"
+                    format = "aliyun-appserver"
+                    meta = ["x"]
+                    [profiles.c]
+                    bucket = "abc"
+                    region = "cn-hangzhou"
+                    object_acl = "public"
+                    success_action_status = 204
+                    server_side_encryption_key_id = "k"
+                    expires_in = 7200
+                    """)
             Issue.record("parsed")
         } catch {
-            #expect(Set(error.problems.map(\.path)) == [
-                "profiles.a.format", "profiles.b.format", "profiles.c.object_acl", "profiles.c.success_action_status",
-                "profiles.c.server_side_encryption_key_id", "profiles.c.expires_in",
-            ])
+            #expect(
+                Set(error.problems.map(\.path)) == [
+                    "profiles.a.format", "profiles.b.format", "profiles.c.object_acl", "profiles.c.success_action_status",
+                    "profiles.c.server_side_encryption_key_id", "profiles.c.expires_in",
+                ])
         }
     }
 }

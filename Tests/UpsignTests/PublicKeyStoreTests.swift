@@ -30,7 +30,10 @@ struct PublicKeyStoreTests {
         private let state = Mutex<(urls: [String], open: Bool)>(([], true))
         private let answer: @Sendable (String) -> Result<[UInt8], PublicKeyStore.FetchFailure>
 
-        init(gated: Bool = false, answer: @escaping @Sendable (String) -> Result<[UInt8], PublicKeyStore.FetchFailure> = { _ in .success(PublicKeyStoreTests.pem) }) {
+        init(
+            gated: Bool = false,
+            answer: @escaping @Sendable (String) -> Result<[UInt8], PublicKeyStore.FetchFailure> = { _ in .success(PublicKeyStoreTests.pem) }
+        ) {
             self.answer = answer
             if gated { hold() }
         }
@@ -118,23 +121,25 @@ struct PublicKeyStoreTests {
 
     @Test func anHTTPKeyURLFromOSSPassesTheDefaultAllowListAndIsFetchedOverHTTPS() throws {
         let fetcher = Fetcher()
-        let configuration = try Configuration.parse(toml: """
-            [profiles.a]
-            bucket = "examplebucket"
-            region = "cn-hangzhou"
-            """)
+        let configuration = try Configuration.parse(
+            toml: """
+                [profiles.a]
+                bucket = "examplebucket"
+                region = "cn-hangzhou"
+                """)
         let app = Application(
             configuration: configuration, credentials: CredentialStore(fixed: [:]),
             clock: { Timestamp(iso8601: "2026-01-02T03:04:05Z")! }, uuid: { "u" }, logger: Logger(label: "t"),
             publicKeys: PublicKeyStore(fetch: fetcher.fetch))
         func verify(_ keyURL: String) -> Result<[UInt8], APIError> {
-            app.verifyCallback(CGIRequest(
-                params: [
-                    "REQUEST_METHOD": "POST", "DOCUMENT_URI": "/upload/callback", "REQUEST_URI": "/upload/callback",
-                    "CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": Base64.encode(Array(repeating: 1, count: 64)),
-                    "HTTP_X_OSS_PUB_KEY_URL": Base64.encode(Array(keyURL.utf8)),
-                ],
-                body: .bytes(Array(#"{"object":"a.jpg"}"#.utf8))))
+            app.verifyCallback(
+                CGIRequest(
+                    params: [
+                        "REQUEST_METHOD": "POST", "DOCUMENT_URI": "/upload/callback", "REQUEST_URI": "/upload/callback",
+                        "CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": Base64.encode(Array(repeating: 1, count: 64)),
+                        "HTTP_X_OSS_PUB_KEY_URL": Base64.encode(Array(keyURL.utf8)),
+                    ],
+                    body: .bytes(Array(#"{"object":"a.jpg"}"#.utf8))))
         }
         // The signature is junk: what matters is that the key was allowed and fetched over https.
         #expect(verify("http://gosspublic.alicdn.com/callback_pub_key_v1.pem") == .failure(.callbackSignatureInvalid))
@@ -230,7 +235,10 @@ struct PublicKeyStoreTests {
         #expect(Self.eventually { store.callersWaiting == 4 })
         fetcher.release()
         for c in callers {
-            guard case .failure(let e)? = c.wait() else { Issue.record("a caller got a key"); continue }
+            guard case .failure(let e)? = c.wait() else {
+                Issue.record("a caller got a key")
+                continue
+            }
             #expect(e.description.contains("connection refused"))
         }
         #expect(fetcher.urls == [url])

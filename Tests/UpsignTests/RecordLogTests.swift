@@ -46,14 +46,15 @@ struct RecordLogTests {
         for key in ["1", "2", "3", "4"] { #expect(try log.append(line(key)).get() == .recorded) }
         #expect(try log.append(line("4")).get() == .alreadyRecorded)
         #expect(try log.append(line("2")).get() == .alreadyRecorded)
-        #expect(try log.append(line("1")).get() == .recorded)   // forgotten: the oldest of four
+        #expect(try log.append(line("1")).get() == .recorded)  // forgotten: the oldest of four
         let restarted = RecordLog(path: path, remembering: 3)
         #expect(try restarted.append(line("1")).get() == .alreadyRecorded)
-        #expect(try restarted.append(line("2")).get() == .recorded)   // the file's last three: 3, 4, 1
+        #expect(try restarted.append(line("2")).get() == .recorded)  // the file's last three: 3, 4, 1
     }
 
     @Test func theUploadIsTheRecordWithoutItsTime() {
-        #expect(String(decoding: RecordLog.upload(of: line("k")), as: UTF8.self)
-            == #"{"bucket":"b","key":"k","size":1,"mimeType":"image/png","etag":"E1","user":"alice""#)
+        #expect(
+            String(decoding: RecordLog.upload(of: line("k")), as: UTF8.self)
+                == #"{"bucket":"b","key":"k","size":1,"mimeType":"image/png","etag":"E1","user":"alice""#)
     }
 }

@@ -32,30 +32,44 @@ struct StoreDescriptorTests {
 
     @Test func credentialsFromTheEnvironmentUseTheStoresVariables() {
         #expect(Store.aliyunOSS.environmentSource == .environment)
-        #expect(Store.s3.environmentSource == .environmentNamed(accessKeyId: "AWS_ACCESS_KEY_ID", secret: "AWS_SECRET_ACCESS_KEY", token: "AWS_SESSION_TOKEN"))
+        #expect(
+            Store.s3.environmentSource
+                == .environmentNamed(accessKeyId: "AWS_ACCESS_KEY_ID", secret: "AWS_SECRET_ACCESS_KEY", token: "AWS_SESSION_TOKEN"))
         // OSS: its own variables first, then the Alibaba Cloud tool's, as a pair.
-        let alt = CredentialStore.fromEnvironment(["ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tAlternative0000000", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s" + String(repeating: "x", count: 29)])
+        let alt = CredentialStore.fromEnvironment([
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tAlternative0000000", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s" + String(repeating: "x", count: 29),
+        ])
         #expect((try? alt.get())?.accessKeyId == "LTAI5tAlternative0000000")
-        guard case .failure(let none) = CredentialStore.fromEnvironment([:]) else { Issue.record("no failure"); return }
-        #expect(none.description == "no credentials in the environment: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)")
+        guard case .failure(let none) = CredentialStore.fromEnvironment([:]) else {
+            Issue.record("no failure")
+            return
+        }
+        #expect(
+            none.description
+                == "no credentials in the environment: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)"
+        )
     }
 
     @Test(arguments: Provider.allCases)
     func aProfileNamingOnlyABucketAndARegionTakesTheRestFromItsStore(_ provider: Provider) throws {
         let store = provider.store
-        let c = try Configuration.parse(toml: """
-            [profiles.p]
-            provider = "\(provider.rawValue)"
-            bucket = "abc-bucket"
-            region = "\(store.exampleRegion)"
-            """)
+        let c = try Configuration.parse(
+            toml: """
+                [profiles.p]
+                provider = "\(provider.rawValue)"
+                bucket = "abc-bucket"
+                region = "\(store.exampleRegion)"
+                """)
         let p = try #require(c.profiles["p"])
         #expect(p.endpoint == store.endpoint("abc-bucket", store.exampleRegion))
         #expect(p.signature == store.signatures[0])
         #expect(p.credentials == store.environmentSource)
         let signer = PolicyIssuer(profile: p).signer(credentials: Credentials(accessKeyId: "AKIDEXAMPLE", secret: Secret("secret")))
-        #expect(!signer.sign(PostUpload(
-            bucket: "abc-bucket", url: p.endpoint, key: "k", contentLength: 0...1, contentType: nil, successActionStatus: nil,
-            issuedAt: Timestamp(iso8601: "2026-01-02T03:04:05Z")!, expiration: Timestamp(iso8601: "2026-01-02T03:14:05Z")!)).fields.isEmpty)
+        #expect(
+            !signer.sign(
+                PostUpload(
+                    bucket: "abc-bucket", url: p.endpoint, key: "k", contentLength: 0...1, contentType: nil, successActionStatus: nil,
+                    issuedAt: Timestamp(iso8601: "2026-01-02T03:04:05Z")!, expiration: Timestamp(iso8601: "2026-01-02T03:14:05Z")!)
+            ).fields.isEmpty)
     }
 }

@@ -27,7 +27,10 @@ struct TenantTests {
 
     let app: Application = {
         let c = try! Configuration.parse(toml: toml)
-        let env = ["SHOP_AK": "LTAIshop", "SHOP_SK": "shop-secret", "SHOP_TOKEN": "shop-token", "OSS_ACCESS_KEY_ID": "LTAIdefault", "OSS_ACCESS_KEY_SECRET": "default-secret"]
+        let env = [
+            "SHOP_AK": "LTAIshop", "SHOP_SK": "shop-secret", "SHOP_TOKEN": "shop-token", "OSS_ACCESS_KEY_ID": "LTAIdefault",
+            "OSS_ACCESS_KEY_SECRET": "default-secret",
+        ]
         return Application(
             configuration: c, credentials: CredentialStore(profiles: c.profiles.values, environment: env),
             clock: { Timestamp(iso8601: "2026-01-02T03:04:05Z")! }, uuid: { "u" }, logger: Logger(label: "t"))
@@ -60,9 +63,10 @@ struct TenantTests {
 
     @Test func sharingCredentialsAcrossTenantsIsAWarning() throws {
         let c = try Configuration.parse(toml: Self.toml)
-        #expect(c.tenantWarnings() == [
-            "profiles.blog, profiles.open: share credentials across tenants (env); give each tenant its own key (access_key_id_env/secret_env or a credentials file)"
-        ])
+        #expect(
+            c.tenantWarnings() == [
+                "profiles.blog, profiles.open: share credentials across tenants (env); give each tenant its own key (access_key_id_env/secret_env or a credentials file)"
+            ])
     }
 
     @Test func appsNeedATenantParam() {

@@ -22,13 +22,17 @@ struct UploadRelayTests {
     let target = try! ForwardTarget.parse("http://127.0.0.1:8000/uploads").get()
 
     /// A relay whose application answers `answer` and counts the posts it got.
-    func relay(_ answer: @escaping @Sendable () -> Result<UploadRelay.Answer, UploadRelay.Unanswered>,
-               remembering: Int = 100, bytes: Int = 1 << 20) -> (UploadRelay, Posts<(body: [UInt8], headers: [String])>) {
+    func relay(
+        _ answer: @escaping @Sendable () -> Result<UploadRelay.Answer, UploadRelay.Unanswered>,
+        remembering: Int = 100, bytes: Int = 1 << 20
+    ) -> (UploadRelay, Posts<(body: [UInt8], headers: [String])>) {
         let posts = Posts<(body: [UInt8], headers: [String])>()
-        let relay = UploadRelay(target: target, timeout: .seconds(1), post: { body, headers in
-            posts.withLock { $0.append((body, headers)) }
-            return answer()
-        }, remembering: remembering, rememberingBytes: bytes)
+        let relay = UploadRelay(
+            target: target, timeout: .seconds(1),
+            post: { body, headers in
+                posts.withLock { $0.append((body, headers)) }
+                return answer()
+            }, remembering: remembering, rememberingBytes: bytes)
         return (relay, posts)
     }
 
@@ -70,7 +74,7 @@ struct UploadRelayTests {
 
     @Test func noAnswerIsUnreachableOrTimedOut() {
         let (down, _) = relay({ .failure(.init(description: "Couldn't connect to server", timedOut: false)) })
-        #expect(down.deliver(id: "x", body: []) .map(\.answer) == .failure(.unreachable("Couldn't connect to server")))
+        #expect(down.deliver(id: "x", body: []).map(\.answer) == .failure(.unreachable("Couldn't connect to server")))
         let (slow, _) = relay({ .failure(.init(description: "Timeout was reached", timedOut: true)) })
         #expect(slow.deliver(id: "x", body: []).map(\.answer) == .failure(.timedOut))
     }
@@ -98,23 +102,26 @@ struct UploadRelayTests {
         #expect(UploadRelay.uploadID(record: later, token: "1.5.e..00") == id)
         #expect(UploadRelay.uploadID(record: a, token: "1.6.e..00") != id)
         #expect(UploadRelay.uploadID(record: a, token: nil) != id)
-        #expect(String(decoding: UploadRelay.body(record: a, id: "ID"), as: UTF8.self)
-            == #"{"id":"ID","bucket":"b","key":"k","size":1,"mimeType":"","etag":"E","user":"u","time":"2026-01-02T03:04:05.000Z"}"#)
+        #expect(
+            String(decoding: UploadRelay.body(record: a, id: "ID"), as: UTF8.self)
+                == #"{"id":"ID","bucket":"b","key":"k","size":1,"mimeType":"","etag":"E","user":"u","time":"2026-01-02T03:04:05.000Z"}"#)
     }
 
-    @Test(arguments: [
-        ("http://127.0.0.1:8000/uploads", "http://127.0.0.1:8000/uploads", nil),
-        ("https://app.internal/upsign/uploads?v=1", "https://app.internal/upsign/uploads?v=1", nil),
-        ("unix:/run/app/app.sock:/uploads", "http://localhost/uploads", "/run/app/app.sock"),
-        ("http://[::1]:8000/u", "http://[::1]:8000/u", nil), ("http://app:65535/u", "http://app:65535/u", nil),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            ("http://127.0.0.1:8000/uploads", "http://127.0.0.1:8000/uploads", nil),
+            ("https://app.internal/upsign/uploads?v=1", "https://app.internal/upsign/uploads?v=1", nil),
+            ("unix:/run/app/app.sock:/uploads", "http://localhost/uploads", "/run/app/app.sock"),
+            ("http://[::1]:8000/u", "http://[::1]:8000/u", nil), ("http://app:65535/u", "http://app:65535/u", nil),
+        ] as [(String, String, String?)])
     func forwardTargetsAreURLsOrUnixSockets(_ text: String, _ url: String, _ socket: String?) throws {
         let t = try ForwardTarget.parse(text).get()
         #expect(t.url == url && t.unixSocket == socket && t.description == text)
     }
 
     @Test(arguments: [
-        "", "ftp://h/x", "http://", "http://h", "http:///x", "http://user@h/x", "http://h/a b", "http://h/x#f", "http://h:99999/x", "http://h:0/x", "http://h:/x", "http://h:8a/x", "http://h:1:2/x",
+        "", "ftp://h/x", "http://", "http://h", "http:///x", "http://user@h/x", "http://h/a b", "http://h/x#f", "http://h:99999/x", "http://h:0/x",
+        "http://h:/x", "http://h:8a/x", "http://h:1:2/x",
         "http://[::1/x", "http://[::1]x/x",
         "unix:/run/app.sock", "unix:run/app.sock:/x", "unix:/run/app.sock:x", "unix:/\(String(repeating: "s", count: 120)):/x",
     ])
@@ -142,7 +149,8 @@ struct UploadRelayTests {
     }
 
     @Test func checkConfigSaysWhatItCannotCheck() throws {
-        var c = try Configuration.parse(toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\n[callback]\nforward = \"unix:/nonexistent/app.sock:/u\"\n")
+        var c = try Configuration.parse(
+            toml: "[profiles.a]\nbucket = \"abc\"\nregion = \"cn-hangzhou\"\n[callback]\nforward = \"unix:/nonexistent/app.sock:/u\"\n")
         #expect(c.callbackFileNotes(effectiveUserID: 1000).contains { $0.hasPrefix("callback.forward: /nonexistent/app.sock does not exist yet") })
         c.callback.forward = try ForwardTarget.parse("http://10.0.0.5:8000/u").get()
         #expect(c.callbackFileNotes(effectiveUserID: 1000).contains { $0.contains("plain HTTP to another host") })

@@ -8,7 +8,9 @@ extension Store {
         defaultRegion: nil, exampleRegion: "cn-north-4",
         endpoint: { bucket, region in "https://\(bucket).obs.\(region).myhuaweicloud.com" },
         signatures: [.v1],
-        objectACLs: ["private", "public-read", "public-read-write", "public-read-delivered", "public-read-write-delivered", "bucket-owner-full-control"],
+        objectACLs: [
+            "private", "public-read", "public-read-write", "public-read-delivered", "public-read-write-delivered", "bucket-owner-full-control",
+        ],
         encryptions: ["AES256", "kms"], kmsEncryption: "kms",
         forbidsOverwrite: false,
         makeSigner: { credentials, _, _, _ in OBSPostSigner(credentials: credentials) })
