@@ -39,7 +39,7 @@ extension Configuration {
 extension TableReader {
     /// The whole configuration: `[server]`, `[profiles.*]`, `[callback]` and the rules between them.
     mutating func configuration(_ root: TOMLTable) -> Configuration {
-        checkKeys(root, "", allowed: ["server", "profiles", "callback"])
+        checkKeys(root, "", allowed: Self.tables)
         var server = ServerSettings()
         if let value = root["server"] {
             if let table = value.table {
@@ -93,6 +93,9 @@ extension TableReader {
         }
         return configuration
     }
+
+    /// The top-level tables.
+    static let tables: Set<String> = ["server", "profiles", "callback"]
 
     static func isProfileName(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { ASCII.isWordByte($0) || $0 == UInt8(ascii: "-") }

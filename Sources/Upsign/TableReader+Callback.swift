@@ -7,14 +7,18 @@ extension TableReader {
             && !s.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ";") })
     }
 
+    /// The keys `[callback]` takes.
+    static let callbackKeys: Set<String> = [
+        "public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding",
+        "forward", "forward_timeout",
+    ]
+
+    /// The keys `[profiles.NAME.callback]` takes.
+    static let profileCallbackKeys: Set<String> = ["url", "host", "body", "body_type", "sni"]
+
     mutating func callbackSettings(_ t: TOMLTable) -> CallbackSettings {
         let path = "callback"
-        checkKeys(
-            t, path,
-            allowed: [
-                "public_key_url_prefixes", "public_key_file", "ca_file", "records", "response", "binding_secret", "require_binding",
-                "forward", "forward_timeout",
-            ])
+        checkKeys(t, path, allowed: Self.callbackKeys)
         var c = CallbackSettings()
         if let prefixes = strings(t, "public_key_url_prefixes", path) {
             for (i, p) in prefixes.enumerated() where !Self.isHTTPURL(p) || !p.dropFirst(8).contains("/") {
@@ -75,7 +79,7 @@ extension TableReader {
     /// `[profiles.NAME.callback]`.
     mutating func callbackSpec(_ t: TOMLTable, _ path: String, format: ResponseFormat) -> CallbackSpec? {
         let before = problems.count
-        checkKeys(t, path, allowed: ["url", "host", "body", "body_type", "sni"])
+        checkKeys(t, path, allowed: Self.profileCallbackKeys)
         var urls: [String] = []
         if let one = t["url"]?.string {
             urls = [one]

@@ -6,6 +6,7 @@ import TOMLKit
 /// answer shapes, which pinned fields, which callback. What a store supports comes from its
 /// descriptor (`Provider.store`); the rules between fields live in `Profile.problem(answering:)`.
 extension TableReader {
+    /// The keys `[profiles.NAME]` takes (`callback` is its sub-table).
     static let profileKeys: Set<String> = [
         "provider", "signature", "bucket", "region", "endpoint", "key", "extensions", "content_types",
         "min_size", "max_size", "expires_in", "format", "require_user", "credentials",

@@ -2,14 +2,15 @@ import ASCIIText
 import TOMLKit
 
 extension TableReader {
+    /// The keys `[server]` takes.
+    static let serverKeys: Set<String> = [
+        "base_path", "identity_param", "threads", "max_connections", "request_timeout", "max_body", "default_profile",
+        "max_expires_in", "tenant_param", "metrics",
+    ]
+
     mutating func serverSettings(_ t: TOMLTable) -> ServerSettings {
         let path = "server"
-        checkKeys(
-            t, path,
-            allowed: [
-                "base_path", "identity_param", "threads", "max_connections", "request_timeout", "max_body", "default_profile",
-                "max_expires_in", "tenant_param", "metrics",
-            ])
+        checkKeys(t, path, allowed: Self.serverKeys)
         var s = ServerSettings()
         if var base = string(t, "base_path", path) {
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
