@@ -58,7 +58,7 @@ from wrk_quota import run_oversize
 
 ROOT = Path(__file__).resolve().parents[1]
 FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
-# deploy/demo.toml's fake credentials (README, Benchmarks/stack.sh): nothing here talks to a store.
+# deploy/demo.toml's fake credentials (deploy/demo.sh, Benchmarks/stack.sh): nothing here talks to a store.
 DEMO_ENV = {"OSS_ACCESS_KEY_ID": "LTAI5tDemoDemoDemoDemo0000",
             "OSS_ACCESS_KEY_SECRET": "demo-secret-not-a-real-key-0000000000"}
 FOREIGN_ENV = re.compile(r"^(OSS_|ALIBABA_CLOUD_|AWS_|TENCENTCLOUD_|OBS_|QINIU_|GCS_|LISTEN_)")

@@ -13,7 +13,7 @@ SECONDS_PER_CASE=${1:-2}
 OUT=.build-bench
 mkdir -p "$OUT"
 
-# Linked as upsign is deployed (README): the Swift runtime statically, so retain and release are
+# Linked as upsign is deployed (docs/deploy.md): the Swift runtime statically, so retain and release are
 # direct calls rather than calls through the PLT into libswiftCore.so (measured: V4 +8 %).
 swift build -c release --static-swift-stdlib --product upsign-bench >&2
 BENCH=$(swift build -c release --show-bin-path)/upsign-bench

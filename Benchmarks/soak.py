@@ -51,7 +51,7 @@ from wrk_quota import result_line, run_until_quota
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "deploy" / "demo.toml"
 FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
-# deploy/demo.toml's fake credentials (README, Benchmarks/stack.sh): nothing here talks to a store.
+# deploy/demo.toml's fake credentials (deploy/demo.sh, Benchmarks/stack.sh): nothing here talks to a store.
 DEMO_ENV = {"OSS_ACCESS_KEY_ID": "LTAI5tDemoDemoDemoDemo0000",
             "OSS_ACCESS_KEY_SECRET": "demo-secret-not-a-real-key-0000000000"}
 # Credential variables the worker must not inherit from whoever runs the soak.
@@ -106,8 +106,8 @@ JSON = {"Content-Type": "application/json"}
 
 
 def valid_shapes() -> list[Shape]:
-    """Valid policy requests over deploy/demo.toml's two profiles (avatar: java V1, the default;
-    demo: native V4), in the three parameter carriers. All answer 200."""
+    """Valid policy requests over deploy/demo.toml's two profiles (demo: native V4, the default;
+    avatar: java V1), in the three parameter carriers. All answer 200."""
     q = P + "?"
     return [
         Shape("avatar jpg", "GET", q + "profile=avatar&filename=a.jpg"),

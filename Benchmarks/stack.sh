@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Through-the-stack benchmark: nginx alone, the C libfcgi responder, php-fpm and upsign (release
-# build, spawned by spawn-fcgi) side by side, by the shared rig ../shared/bench/run.py.
+# build, spawned by spawn-fcgi) side by side, by the external rig ../shared/bench/run.py (not in
+# this repository; UPSIGN_BENCH_RIG names it elsewhere; docs/BENCHMARK.md).
 #
 #   bash Benchmarks/stack.sh [run.py options]      e.g. --rounds 5 --conns 256
 #
@@ -13,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RIG=${UPSIGN_BENCH_RIG:-../shared/bench/run.py}
 [[ -f $RIG ]] || { echo "stack.sh: no rig at $RIG (set UPSIGN_BENCH_RIG)" >&2; exit 1; }
 
-# The Swift runtime linked in statically: as deployed (README), 30 -> 21 MiB RSS, faster start.
+# The Swift runtime linked in statically: as deployed (docs/deploy.md), 30 -> 21 MiB RSS, faster start.
 swift build -c release --static-swift-stdlib --product upsign >&2
 BIN=$(swift build -c release --show-bin-path)/upsign
 # The demo configuration's fake credentials: nothing here talks to a store.

@@ -90,7 +90,7 @@ pytest_status=0
 # shellcheck disable=SC2086
 "$VENV/bin/python" -m pytest Tests/Integration -q -p no:cacheprovider ${PYTEST_ARGS:-} || pytest_status=$?
 
-# --- operations: soak, sanitizers, fuzzing, scaled down (full runs: README, Operating upsign) ---
+# --- operations: soak, sanitizers, fuzzing, scaled down (full runs: docs/operations.md) ---
 ops_status=0
 if [[ ${SKIP_OPS:-0} != 1 ]]; then
   say "soak: ${SOAK_REQUESTS:-100000} requests through nginx at saturation (debug build)"

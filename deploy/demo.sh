@@ -3,11 +3,14 @@
 # on a unix socket, with deploy/demo.toml and fake credentials. nginx also serves the browser
 # example (deploy/examples/browser/index.html) at /upload/demo/.
 #
-#   bash deploy/demo.sh          install missing packages, build, (re)start both, show a request
+#   bash deploy/demo.sh          install missing Debian packages, build, (re)start both, show a request
 #   bash deploy/demo.sh local    the same, plus a local S3 store (Ceph RADOS Gateway, deploy/rgw.sh)
 #                                and a profile "local" for it: uploads really land, from the page too
 #   bash deploy/demo.sh stop     stop everything it started
 #   bash deploy/demo.sh status   show whether both are up
+#
+# The Swift 6 toolchain is not a Debian package and is not installed here: install it first
+# (https://www.swift.org/install/linux/), or pass a built binary with UPSIGN_BIN.
 #
 # Environment:
 #   UPSIGN_BIN=path       use this upsign binary and skip the build
@@ -235,7 +238,7 @@ show() {
 }
 
 demo_requests() {
-  show "native format (profile demo): 'fields' is wx.uploadFile's formData" \
+  show "native format, OSS V4 (profile demo, the default): 'fields' is wx.uploadFile's formData" \
     "$BASE/upload/policy?profile=demo&filename=cat.jpg&contentType=image/jpeg&size=52341"
   printf '\n# the policy it signed, decoded:\n'
   printf '%s' "$LAST_BODY" | python3 -c '
@@ -245,8 +248,8 @@ try:
     print(json.dumps(json.loads(base64.b64decode(policy)), indent=4))
 except Exception as e:
     print("(could not decode: %s)" % e)'
-  show "java format (default profile avatar): the Java bean" \
-    "$BASE/upload/policy?filename=me.png"
+  show "java format (profile avatar, OSS V1): the Java bean, for clients of the old Java endpoint" \
+    "$BASE/upload/policy?profile=avatar&filename=me.png"
   if [[ $LOCAL == 1 ]]; then local_upload; fi
 }
 

@@ -17,6 +17,9 @@
 #
 # -s socket path, -M its mode, -U its owner (nginx's worker user connects through it),
 # -u/-g the user upsign runs as, -P pid file. Stop: kill -TERM "$(cat /run/upsign/upsign.pid)".
+# Logs: when it forks, spawn-fcgi points upsign's stdout and stderr at /dev/null, so its JSON log
+# lines are lost. Under a supervisor (runit, daemontools, a container), use spawn-fcgi -n (no
+# fork): it stays in the foreground and stderr goes to the supervisor's log.
 # Secrets go through the environment, never the command line, which /proc shows to every user.
 # Every path and name below can be overridden from the environment.
 set -eu

@@ -8,7 +8,7 @@ import SystemCalls
 /// reclaim the process's read-only file-backed pages (`MADV_PAGEOUT`, Linux 5.4+); requests then
 /// fault back in only what they use. Pages are clean copies of files, so nothing is lost; pages
 /// another process also maps are left alone by the kernel. `Benchmarks/stack.sh` and
-/// `Benchmarks/soak.sh` report the resident memory under load (README, Performance).
+/// `Benchmarks/soak.sh` report the resident memory under load (docs/BENCHMARK.md).
 public enum StartupTrim {
 
     /// Starts a detached thread that trims once, `delay` seconds from now.

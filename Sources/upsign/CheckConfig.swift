@@ -6,7 +6,17 @@ import UpsignService
 struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Check a configuration file; print each problem as 'field: message'.")
+        abstract: "Check a configuration file; print each problem as 'field: message'.",
+        discussion: """
+            Reads the files the configuration names (credentials files, callback key, binding \
+            secret, records folder) as the user running the check; never the environment's \
+            credentials. Prints 'warning: ...' lines for what the stores cannot enforce or the \
+            check cannot see (a "$CREDENTIALS_DIRECTORY/NAME" file outside systemd, unless \
+            CREDENTIALS_DIRECTORY is set), then 'ok: N profiles'.
+
+            Exit status: 0 no problem (warnings allowed); 1 one 'field: message' line per \
+            problem; 64 bad arguments.
+            """)
 
     @Option(name: .long, help: ArgumentHelp("The TOML configuration file.", valueName: "file"))
     var config: String

@@ -13,8 +13,24 @@ struct Serve: ParsableCommand {
         abstract: "Run the FastCGI worker.",
         discussion: """
             Without --listen the listening socket is inherited: systemd socket activation \
-            (LISTEN_FDS, fd 3) or fd 0 (spawn-fcgi, Apache mod_fcgid, StandardInput=socket). \
-            SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.
+            (LISTEN_PID, LISTEN_FDS: fd 3) or fd 0 (spawn-fcgi, Apache mod_fcgid, \
+            StandardInput=socket). With neither, and GATEWAY_INTERFACE and REQUEST_METHOD set, \
+            it answers one plain CGI request from the environment and stdin, and exits.
+
+            Signals: SIGTERM or SIGINT: stop accepting, finish requests in flight (at most \
+            --drain-timeout seconds), exit. SIGHUP: read the configuration and the credentials \
+            files again; a configuration that fails a check is refused, logged, and the running \
+            one kept.
+
+            Environment: UPSIGN_CONFIG (without --config); the store credential variables (see \
+            upsign --help); CREDENTIALS_DIRECTORY (systemd, for "$CREDENTIALS_DIRECTORY/NAME"); \
+            FCGI_WEB_SERVER_ADDRS (front-end addresses allowed to connect over TCP); \
+            UPSIGN_EVENT_LOOPS (event loops, for measurements).
+
+            Exit status: 0 stopped after draining, or the CGI request answered; 1 the drain timed \
+            out, serving failed, or the CGI answer could not be written; 2 no socket to listen \
+            on, or it could not be opened; 64 bad arguments; 78 the configuration (or a file it \
+            names) is not usable.
             """)
 
     @OptionGroup var common: CommonOptions

@@ -8,7 +8,17 @@ import UpsignService
 /// `upsign sign`: prints exactly what the endpoint would answer, for scripts and reproductions.
 struct Sign: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the policy answer the endpoint would give (deterministic with --now and --uuid).")
+        abstract: "Print the policy answer the endpoint would give (deterministic with --now and --uuid).",
+        discussion: """
+            Signs with the configuration's credentials, like the worker: the store credential \
+            variables (see upsign --help) or the profile's credentials file. Environment: \
+            UPSIGN_CONFIG (without --config), CREDENTIALS_DIRECTORY. The request's log line goes \
+            to stderr.
+
+            Exit status: 0 the answer printed; 1 the endpoint would answer an error, whose JSON \
+            body is printed; 64 bad arguments; 78 the configuration (or its callback binding \
+            secret) is not usable, each problem on stderr.
+            """)
 
     @OptionGroup var common: CommonOptions
 
