@@ -153,11 +153,11 @@ def test_records_checked_as_root_say_what_they_could_not_check(tmp_path):
 
 def test_the_shipped_unit_gives_the_documented_records_path_a_writable_home():
     """ProtectSystem=strict makes /var read-only; StateDirectory=upsign is what lets the
-    service's dynamic user write the README's records path."""
+    service's dynamic user write the records path docs/callbacks.md gives."""
     unit = (helpers.ROOT / "deploy" / "systemd" / "upsign.service").read_text()
     assert re.search(r"^StateDirectory=upsign$", unit, re.M), "StateDirectory=upsign missing"
     assert re.search(r"^ProtectSystem=strict$", unit, re.M)
-    readme = (helpers.ROOT / "README.md").read_text()
+    readme = (helpers.ROOT / "docs" / "callbacks.md").read_text()
     paths = set(re.findall(r'records = "([^"]+)"', readme))
     assert paths and all(p.startswith("/var/lib/upsign/") for p in paths), paths
 
