@@ -35,9 +35,9 @@ from pathlib import Path
 import pytest
 
 import helpers
-from conftest import RawResponse
+from harness.wrk import parse_wrk
+from harness.http import RawResponse
 from helpers import AKID, SECRET, UPSIGN_BIN
-from test_shutdown import parse_wrk
 from test_v4_differential import check_v4
 
 MODULE_DIR = Path("/usr/lib/apache2/modules")
@@ -237,7 +237,7 @@ class Apache:
         try:
             conn.request(method, path, body=body, headers=h)
             resp = conn.getresponse()
-            r = RawResponse(resp, resp.read())
+            r = RawResponse.of(resp, resp.read())
         finally:
             conn.close()
         helpers.record_response(f"apache {host} {method} {path[:80]}", r)

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import http.client
-import ipaddress
 import json
 import selectors
 import socket
@@ -35,11 +33,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import helpers
+from harness.stack import Stack, start_stack
+from harness.nginx import Nginx
 import oss_callback_sim as sim
 import pki
 
@@ -268,8 +265,7 @@ def _config(directory: Path, world: World, *, ca_file: bool) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(nginx_bin, world):
-    import conftest
-    s = conftest.start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=True),
+    s = start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=True),
                              env=helpers.cred_env(token=True), keepalive=32)
     yield s
     s.close()
@@ -278,26 +274,24 @@ def stack(nginx_bin, world):
 @pytest.fixture(scope="module")
 def flood_stack(nginx_bin, world):
     """A stack whose nginx takes 1,000 client connections at once (and as many to the worker)."""
-    import conftest
     d = helpers.scratch_dir("usstk")
     sock = d / "upsign.sock"
     worker = helpers.Worker(helpers.serve_argv(_config(d, world, ca_file=True), listen=f"unix:{sock}"),
                             helpers.cred_env(token=True), name="flood", log_dir=d)
     try:
         helpers.wait_unix_socket(sock, worker)
-        nginx = helpers.Nginx(f"unix:{sock}", keepalive=32, worker_connections=4096, backlog=2048)
+        nginx = Nginx(f"unix:{sock}", keepalive=32, worker_connections=4096, backlog=2048)
     except BaseException:
         worker.stop()
         raise
-    s = conftest.Stack(worker, nginx)
+    s = Stack(worker, nginx)
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
 def stack_without_ca(nginx_bin, world):
-    import conftest
-    s = conftest.start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=False),
+    s = start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=False),
                              env=helpers.cred_env(token=True))
     yield s
     s.close()

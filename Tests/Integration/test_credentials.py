@@ -10,6 +10,7 @@ import time
 import pytest
 
 import helpers
+from harness.nginx import Nginx
 from helpers import (AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN,
                      SECRET, TOKEN)
 
@@ -167,7 +168,7 @@ def test_serve_without_usable_credentials_never_signs(tmp_path, nginx_bin, case)
             assert w.proc.returncode != 0, "worker exited 0 with an unusable credentials file"
             return
         helpers.wait_unix_socket(sock, w)
-        ngx = helpers.Nginx(f"unix:{sock}")
+        ngx = Nginx(f"unix:{sock}")
         try:
             r = requests.get(ngx.url("/upload/policy?profile=native&filename=a.png&contentType=image/png"),
                              headers={"X-Test-User": "alice"}, timeout=10)

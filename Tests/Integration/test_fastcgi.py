@@ -9,7 +9,8 @@ import time
 import pytest
 
 import helpers
-from fcgi_client import Connection
+from harness import fastcgi
+from harness.fastcgi import Connection
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +171,8 @@ def test_a_body_larger_than_the_socket_queue_is_refused_promptly(tmp_path, size,
     body in the socket's queue (about 176 KiB on a unix socket). A body within max_body (here
     1 MiB) but beyond what the queue holds cannot be checked: it is answered 413 at once, not
     after the 30 s arrival timeout; one that fits is read as usual."""
-    import socket
     import struct
     import threading
-    import fcgi_client
     server = dict(helpers.STANDARD_SERVER, max_body=1 << 20, threads=2)
     cfg = helpers.write_config(tmp_path, server=server)
     d = helpers.scratch_dir("usbig")
@@ -184,12 +183,12 @@ def test_a_body_larger_than_the_socket_queue_is_refused_promptly(tmp_path, size,
         body = b'{"filename":"' + b"a" * (size - 20) + b'.png"}'
         params = base_params(DOCUMENT_URI="/upload/policy", REQUEST_METHOD="POST", CONTENT_TYPE="application/json",
                              CONTENT_LENGTH=str(len(body)), UPSIGN_USER="yan")
-        msg = fcgi_client._record(1, 1, struct.pack(">HB5x", 1, 0))
-        msg += fcgi_client._record(4, 1, fcgi_client.encode_params(params)) + fcgi_client._record(4, 1, b"")
+        msg = fastcgi.record(fastcgi.BEGIN, 1, struct.pack(">HB5x", 1, 0))
+        msg += fastcgi.record(fastcgi.PARAMS, 1, fastcgi.encode_params(params)) + fastcgi.record(fastcgi.PARAMS, 1)
         for i in range(0, len(body), 32768):
-            msg += fcgi_client._record(5, 1, body[i:i + 32768])
-        msg += fcgi_client._record(5, 1, b"")
-        c = fcgi_client.Connection(str(sock))
+            msg += fastcgi.record(fastcgi.STDIN, 1, body[i:i + 32768])
+        msg += fastcgi.record(fastcgi.STDIN, 1)
+        c = fastcgi.Connection(str(sock))
 
         def send():
             try:

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import pytest
 
-import fcgi_client
 import helpers
-from helpers import Nginx, Worker
-from test_shutdown import parse_wrk
+from harness.wrk import parse_wrk
+from harness.fastcgi import Connection
+from harness.nginx import Nginx
+from helpers import Worker
 
 SUPERVISOR = Path(__file__).resolve().parent / "supervisor.py"
 RESTART_DELAY = 0.1          # systemd's default RestartSec
@@ -409,7 +410,7 @@ def test_sigterm_answers_a_connection_it_has_accepted(faults_config):
     svc = Service(faults_config, nginx=None)
     try:
         pid = svc.first_pid
-        c = fcgi_client.Connection(str(svc.sock))
+        c = Connection(str(svc.sock))
         deadline = time.monotonic() + 5
         while connection_count(pid) < 1:
             assert time.monotonic() < deadline, "the worker never accepted the connection"

@@ -46,7 +46,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from conftest import RawResponse
+from harness.http import RawResponse
+from harness.wrk import parse_wrk
 
 # Two users: alice's password hash is Apache's MD5 (htpasswd -m), bob's bcrypt (htpasswd -B),
 # the two formats the examples advise; Caddy has only bcrypt (caddy hash-password).
@@ -171,7 +172,7 @@ class FrontEnd:
         try:
             conn.request(method, path, body=data.encode() if data is not None else None, headers=h)
             resp = conn.getresponse()
-            r = RawResponse(resp, resp.read())
+            r = RawResponse.of(resp, resp.read())
         finally:
             conn.close()
         helpers.record_response(f"{self.name} {method} {path[:80]}", r)
@@ -531,18 +532,6 @@ def test_client_headers_cannot_set_the_identity(stack):
     seen = [(row.get("route"), row.get("user")) for row in s.lines_since(start)]
     assert seen == [("policy", "alice")], f"{s.kind}: upsign logged {seen}\n{s.logs()}"
     s.assert_every_policy_request_had_a_user()
-
-
-def parse_wrk(out: str) -> dict:
-    """As shared/bench/run.py reads wrk: requests/s, non-2xx answers and the sum of the socket
-    errors (connect, read, write, timeout)."""
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert m, f"cannot parse wrk output:\n{out}"
-    non2xx = int(n.group(1)) if (n := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
-    errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    total = re.search(r"(\d+) requests in", out)
-    return {"rps": float(m.group(1)), "non2xx": non2xx, "errors": errs,
-            "requests": int(total.group(1)) if total else 0}
 
 
 def tally(lines: list[str], top: int = 6) -> str:

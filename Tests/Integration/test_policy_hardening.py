@@ -19,7 +19,7 @@ import pytest
 import helpers
 import oracle
 import oracle_stores
-from conftest import start_stack
+from harness.stack import start_stack
 
 USER = "alice"
 QINIU_AK = "itestHardeningQiniuAccessKey_0123456789ab"

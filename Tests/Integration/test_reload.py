@@ -15,7 +15,7 @@ import time
 
 import helpers
 import oracle
-from conftest import start_stack
+from harness.stack import start_stack
 from helpers import AKID, SECRET
 from helpers import log_events
 

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 import helpers
-import oracle
+from harness.stack import start_stack
 
 USER = "rot-user"
 NATIVE_PATH = "/upload/policy?profile=rn&filename=a.png&contentType=image%2Fpng"
@@ -130,7 +130,6 @@ class CredFile:
 
 
 def rotation_stack(tmp_dir: Path, cred_path: Path):
-    import conftest
     profiles = {
         "rn": helpers.profile(format="native", credentials=str(cred_path)),
         "rj": helpers.profile(format="java", credentials=str(cred_path)),
@@ -138,7 +137,7 @@ def rotation_stack(tmp_dir: Path, cred_path: Path):
     server = {k: v for k, v in helpers.STANDARD_SERVER.items() if k != "default_profile"}
     config = helpers.write_config(tmp_dir, server=server, profiles=profiles)
     # env credentials present too: the profiles name the file, so the file must win
-    return conftest.start_stack(config, env=helpers.cred_env(token=True)), profiles
+    return start_stack(config, env=helpers.cred_env(token=True)), profiles
 
 
 @pytest.fixture

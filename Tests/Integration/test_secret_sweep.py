@@ -41,6 +41,7 @@ from pathlib import Path
 import pytest
 
 import helpers
+from harness.nginx import Nginx
 import oss_callback_sim as sim
 from helpers import ALL_SECRETS, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN, SECRET
 
@@ -445,7 +446,7 @@ def sweep(nginx_bin) -> Sweep:
     nginx = None
     try:
         helpers.wait_unix_socket(sock, worker)
-        nginx = helpers.Nginx(f"unix:{sock}", keepalive=16, extra_location=(
+        nginx = Nginx(f"unix:{sock}", keepalive=16, extra_location=(
             "client_max_body_size 256k;\n"
             "            fastcgi_param HTTP_PROXY \"\";\n"
             # as nginx.conf.example: a request on a kept connection the worker has just closed

@@ -4,7 +4,6 @@ connections nginx keeps open (fastcgi_keep_conn on + upstream keepalive)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -14,7 +13,9 @@ import pytest
 import requests
 
 import helpers
-from helpers import Nginx, Worker
+from harness.nginx import Nginx
+from harness.wrk import parse_wrk
+from helpers import Worker
 
 WRK_SECONDS = 6
 SIGTERM_AFTER = 2.0
@@ -23,19 +24,6 @@ SIGTERM_AFTER = 2.0
 def socket_fds(pid: int) -> int:
     """Sockets the process holds other than fd 0 (the listening socket): accepted connections."""
     return helpers.socket_count(pid, besides="0")
-
-
-def parse_wrk(out: str) -> dict:
-    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
-    assert m, f"cannot parse wrk output:\n{out}"
-    res = {"requests": int(m.group(1)), "non2xx": 0, "socket_errors": 0}
-    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    if m:
-        res["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res["socket_errors"] = sum(int(x) for x in m.groups())
-    return res
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import helpers
 import oracle
-from fcgi_client import Connection
+from harness.fastcgi import Connection
 from helpers import SECRET, Worker
 
 

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import helpers
+from harness.stack import start_stack
 import oracle
 import test_cli_differential as cli
 from test_cli_differential import ANY_TYPES, NAME_CHARS, USER_CHARS, Case
@@ -631,9 +632,8 @@ def test_format_java_on_a_v4_profile_is_invalid_request(v4_config):
 
 @pytest.fixture(scope="module")
 def v4_stack(nginx_bin, v4_config):
-    import conftest
     config, profiles = v4_config
-    s = conftest.start_stack(config, env=helpers.cred_env(token=True))
+    s = start_stack(config, env=helpers.cred_env(token=True))
     yield s, profiles
     s.close()
 

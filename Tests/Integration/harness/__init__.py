@@ -1,0 +1,19 @@
+"""The integration suite's harness: what the test files share, so that they hold only tests.
+
+Modules, each named for what it holds:
+  http        a raw HTTP/1.1 client (bytes on the wire as written) and the response type of the
+              http.client-based clients
+  fastcgi     the FastCGI 1.0 record encoder, a responder client and raw-record helpers
+  nginx       a private nginx in front of one FastCGI upstream
+  stack       one worker behind one nginx, with a keep-alive client (the `stack` fixtures)
+  wrk         reading wrk's summary
+  proc        what a worker process holds (descriptors, memory) and the crash lines of its log
+  hostile     the hostile-input configuration, values and request encoders (test_security)
+  verdicts    the checks of a hostile request's answer and OSS's model of a form
+  callbacks   the callback tests' configuration, key server and callback stack
+  callback_checks  what the callback tests expect, and OSS's side of a callback
+
+Shared modules beside the package: helpers (configs, workers, the contract's checks of a signed
+answer), oracle / oracle_stores (SDK signature oracles), pki, rgw, oss_callback_sim, upload_app,
+supervisor.
+"""
