@@ -8,6 +8,15 @@ Modules, each named for what it holds:
   stack       one worker behind one nginx, with a keep-alive client (the `stack` fixtures)
   wrk         reading wrk's summary
   proc        what a worker process holds (descriptors, memory) and the crash lines of its log
+  measure     the clock window around a request, and printing measurements (never asserted)
+  apache      a private Apache httpd (its own ServerRoot, virtual hosts, mod_fcgid's log)
+  cgi         a program run as Apache runs CGI (pipes or mod_cgid's socket), its answer parsed
+  frontends   lighttpd, Caddy and Apache mod_proxy_fcgi from the shipped examples, in front of
+              one worker (FrontEndStack)
+  rules       the contract's request rules (file names, content types, download names, mimeLimit)
+  differential  the case framework of the three differential files (Case, generators,
+              make_case / check_case / run_cases with per-file hooks)
+  oss_v4      the check of one OSS V4 answer against the contract's addendum
   hostile     the hostile-input configuration, values and request encoders (test_security)
   verdicts    the checks of a hostile request's answer and OSS's model of a form
   callbacks   the callback tests' configuration, key server and callback stack
