@@ -38,14 +38,13 @@ from pathlib import Path
 import pytest
 
 import helpers
-from harness.fastcgi import (ABORT, BEGIN, CANT_MPX_CONN, END, GET_VALUES, GET_VALUES_RESULT, PARAMS, POST_BODY, STDIN,
-                             UNKNOWN_TYPE, Connection, begin, connect, encode_params, good_params,
-                             params_stream, parse_records, post_params, record, request_start,
-                             status_of, stdout_of)
+from harness.fastcgi import (ABORT, ARRIVAL_TIMEOUT, BEGIN, CANT_MPX_CONN, END, GET_VALUES,
+                             GET_VALUES_RESULT, PARAMS, POST_BODY, STDIN, UNKNOWN_TYPE, Connection,
+                             begin, connect, encode_params, good_params, params_stream, parse_records,
+                             post_params, record, request_start, status_of, stdout_of)
 from harness.proc import crash_lines, fd_count, rss_kib
 from helpers import Worker
 
-ARRIVAL_TIMEOUT = 30.0                  # FastCGIServer.arrivalTimeoutMilliseconds
 ARRIVAL_GIVE_UP = ARRIVAL_TIMEOUT * 1.3  # the latest the worker may still hold a stalled start
 STALL_SECONDS = ARRIVAL_GIVE_UP + 1     # a stalled client sleeps longer than any worker timeout
 THREADS = helpers.STANDARD_SERVER["threads"]   # 16

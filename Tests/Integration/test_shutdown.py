@@ -161,9 +161,11 @@ def test_sigterm_with_idle_keepalive_connections(nginx_bin, shutdown_config):
         rc, took = w.terminate(timeout=10)
         assert rc is not None, f"worker still running 10 s after SIGTERM with {idle} idle " \
                                f"kept-alive connections: {w.describe()}"
+        # Exit code 0 says the drain ended with nothing in flight: a drain held up by the idle
+        # connections would end at its timeout, logged and with exit code 1 (order, not speed).
         assert rc == 0, f"exit code {rc} after SIGTERM: {w.describe()}"
+        assert "drain timed out" not in w.log(), w.describe()
         print(f"idle: worker exited in {took:.2f}s with {idle} idle kept-alive connections")
-        assert took < 5, f"took {took:.2f}s to exit with only idle connections (expected ~immediate)"
     finally:
         nginx.stop()
         w.stop()

@@ -16,6 +16,9 @@ GET_VALUES, GET_VALUES_RESULT, UNKNOWN_TYPE = 9, 10, 11
 RESPONDER = 1
 KEEP_CONN = 1
 CANT_MPX_CONN = 1
+# The worker's read timeout for a whole request (BEGIN_REQUEST, PARAMS, STDIN) and for a new
+# connection's first byte, in seconds (FastCGIServer.arrivalTimeoutMilliseconds).
+ARRIVAL_TIMEOUT = 30.0
 
 
 def record(rtype: int, rid: int, content: bytes = b"", *, version: int = VERSION,
