@@ -32,8 +32,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from harness.apache import (MODULE_DIR, RUN_GROUP, RUN_USER, Apache, apache_bin, auth_block, world_readable_dir,
-                            write_htpasswd)
+from harness.apache import (MODULE_DIR, RUN_GROUP, RUN_USER, Apache, apache_bin, auth_block,
+                            world_readable_dir, write_htpasswd)
 from harness.cgi import parse_cgi, run_cgi
 from harness.measure import say, timed
 from harness.oss_v4 import check_v4

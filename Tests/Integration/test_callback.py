@@ -40,9 +40,9 @@ import pytest
 import helpers
 import oracle
 import oss_callback_sim as sim
-from harness.callback_checks import (Issued, check_error, check_issued, check_ok, check_record, issue, issued,
-                                     json_body, main_url, new_records, oss_body, oss_values, records_size,
-                                     send_callback)
+from harness.callback_checks import (Issued, check_error, check_issued, check_ok, check_record, issue,
+                                     issued, json_body, main_url, new_records, oss_body, oss_values,
+                                     records_size, send_callback)
 from harness.callbacks import FORM_BODY, SERVER, XVARS, CbStack, config_text, write_stack_config
 from harness.http import raw_request
 from harness.stack import start_stack

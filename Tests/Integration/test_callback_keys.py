@@ -35,10 +35,10 @@ import pytest
 from cryptography import x509
 
 import helpers
-from harness.stack import Stack, start_stack
-from harness.nginx import Nginx
 import oss_callback_sim as sim
 import pki
+from harness.nginx import Nginx
+from harness.stack import Stack, start_stack
 
 FETCH_BOUND = 4            # PublicKeyStore.Limits.maxFetches
 FLOOD = 1000               # callbacks naming distinct allowed URLs that never answer
@@ -247,7 +247,7 @@ def world():
 def _config(directory: Path, world: World, *, ca_file: bool) -> Path:
     """The stack's configuration. Callbacks carry no upsign binding here, so `require_binding`
     is turned off when the binary knows that key (the test is about keys, not bindings)."""
-    tv = helpers._toml_value
+    tv = helpers.toml_value
     records = directory / "uploads.jsonl"
     base = helpers.toml_text(SERVER, PROFILES) + "\n[callback]\n"
     base += f"public_key_url_prefixes = {tv(world.prefixes())}\n"

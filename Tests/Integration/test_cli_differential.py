@@ -14,9 +14,9 @@ import random
 import pytest
 
 import helpers
-from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, Case, NameStyle, make_case, mixed_case, parse_now,
-                                  random_filename, random_name, random_now, random_user, random_uuid, run_cases,
-                                  sign_args)
+from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, Case, NameStyle, make_case, mixed_case,
+                                  parse_now, random_filename, random_name, random_now, random_user,
+                                  random_uuid, run_cases, sign_args)
 from harness.rules import allowed_types, settle_expectation
 from helpers import AKID, SECRET, TOKEN
 

@@ -21,7 +21,7 @@ Timing: the only time assertions are the deadline's lower bound (a peer is not c
 (a peer was cut while it still had bytes to send, the good client was answered between the drip's
 first byte and its cut, ...). Each test prints its figures (`-s` shows them).
 
-The raw FastCGI records come from test_fastcgi_abuse (its helpers only, not its worker).
+The raw FastCGI records come from harness/fastcgi.py.
 """
 
 from __future__ import annotations

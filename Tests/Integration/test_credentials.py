@@ -11,8 +11,7 @@ import pytest
 
 import helpers
 from harness.nginx import Nginx
-from helpers import (AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN,
-                     SECRET, TOKEN)
+from helpers import AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN, SECRET, TOKEN
 
 NOW = "2026-01-02T03:04:05Z"
 UUID = "0f8c3c1e-6a57-4b2e-9d7a-3b1f2c4d5e6f"

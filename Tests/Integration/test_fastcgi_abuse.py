@@ -39,9 +39,9 @@ import pytest
 
 import helpers
 from harness.fastcgi import (ABORT, ARRIVAL_TIMEOUT, BEGIN, CANT_MPX_CONN, END, GET_VALUES,
-                             GET_VALUES_RESULT, PARAMS, POST_BODY, STDIN, UNKNOWN_TYPE, Connection,
-                             begin, connect, encode_params, good_params, params_stream, parse_records,
-                             post_params, record, request_start, status_of, stdout_of)
+                             GET_VALUES_RESULT, PARAMS, POST_BODY, STDIN, UNKNOWN_TYPE, Connection, begin,
+                             connect, encode_params, good_params, params_stream, parse_records, post_params,
+                             record, request_start, status_of, stdout_of)
 from harness.proc import crash_lines, fd_count, rss_kib
 from helpers import Worker
 

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 import helpers
-from harness.wrk import parse_wrk
 from harness.fastcgi import Connection
 from harness.nginx import Nginx
+from harness.wrk import parse_wrk
 from helpers import Worker
 
 SUPERVISOR = Path(__file__).resolve().parent / "supervisor.py"

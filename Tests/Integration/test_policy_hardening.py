@@ -387,11 +387,11 @@ def one_profile(tmp_path, name: str, prof: dict, callback: dict | None = None, f
     text = helpers.toml_text(dict(helpers.STANDARD_SERVER, default_profile=name), {name: prof})
     if callback:
         text += f"\n[profiles.{name}.callback]\n" + "".join(
-            f"{k} = {helpers._toml_value(v)}\n" for k, v in callback.items())
+            f"{k} = {helpers.toml_value(v)}\n" for k, v in callback.items())
         secret = tmp_path / "binding.key"
         secret.write_text("b" * 64 + "\n")
         secret.chmod(0o600)
-        text += f"\n[callback]\nbinding_secret = {helpers._toml_value(str(secret))}\n"
+        text += f"\n[callback]\nbinding_secret = {helpers.toml_value(str(secret))}\n"
     return check(tmp_path, text, file)
 
 

@@ -16,8 +16,7 @@ import time
 import helpers
 import oracle
 from harness.stack import start_stack
-from helpers import AKID, SECRET
-from helpers import log_events
+from helpers import AKID, SECRET, log_events
 
 ALT_ID, ALT_SECRET = "LTAI5tReloadAlternateKey9", "reload-alternate-secret-5e5e5e5e5e"
 

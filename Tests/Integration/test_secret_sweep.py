@@ -41,8 +41,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from harness.nginx import Nginx
 import oss_callback_sim as sim
+from harness.nginx import Nginx
 from helpers import ALL_SECRETS, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN, SECRET
 
 REQUESTS = int(os.environ.get("SWEEP_REQUESTS", "100000"))
@@ -181,7 +181,7 @@ def write_sweep_config(d: Path, pub_pem: Path) -> Path:
     binding = d / "binding.key"
     binding.write_text(BINDING_SECRET + "\n")
     binding.chmod(0o600)
-    tv = helpers._toml_value
+    tv = helpers.toml_value
     text = helpers.toml_text(SERVER, sweep_profiles(creds))
     text += ("\n[profiles.cb.callback]\n"
              f'url = "https://app.example.com/upload/callback"\nbody = {tv(CALLBACK_BODY)}\n'

@@ -21,9 +21,9 @@ import pytest
 
 import helpers
 import oracle_stores as o
-from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, check_case, fmt_ms,
-                                  make_case, random_filename, random_now, random_user, random_uuid, run_cases,
-                                  sign_args)
+from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, check_case,
+                                  fmt_ms, make_case, random_filename, random_now, random_user, random_uuid,
+                                  run_cases, sign_args)
 from harness.rules import allowed_types, content_disposition, qiniu_mime_limit, settle_expectation
 
 # esdk-obs-python builds an ssl context with a deprecated constant on every ObsClient.

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 import helpers
-from harness.wrk import parse_wrk
 from harness.nginx import Nginx
+from harness.wrk import parse_wrk
 from helpers import Worker
 
 

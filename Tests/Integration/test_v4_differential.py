@@ -22,8 +22,8 @@ import pytest
 import helpers
 import oracle
 from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, make_case,
-                                  parse_now, random_filename, random_now, random_user, random_uuid, run_cases,
-                                  sign_args)
+                                  parse_now, random_filename, random_now, random_user, random_uuid,
+                                  run_cases, sign_args)
 from harness.measure import timed
 from harness.oss_v4 import HEX64, check_v4
 from harness.rules import allowed_types, settle_expectation

@@ -1,6 +1,11 @@
 """The integration suite's harness: what the test files share, so that they hold only tests.
 
 Modules, each named for what it holds:
+  credentials the test credentials, the workers' environments, the scan for secrets
+  config      upsign configuration files (TOML from dicts, the standard profiles)
+  processes   workers, the CLI, scratch folders, waits, the worker's log and descriptors, and the
+              session's record of outputs for the secret scan
+  contract    the independent checks of a signed answer against the interface contract
   http        a raw HTTP/1.1 client (bytes on the wire as written) and the response type of the
               http.client-based clients
   fastcgi     the FastCGI 1.0 record encoder, a responder client and raw-record helpers
@@ -22,7 +27,9 @@ Modules, each named for what it holds:
   callbacks   the callback tests' configuration, key server and callback stack
   callback_checks  what the callback tests expect, and OSS's side of a callback
 
-Shared modules beside the package: helpers (configs, workers, the contract's checks of a signed
-answer), oracle / oracle_stores (SDK signature oracles), pki, rgw, oss_callback_sim, upload_app,
-supervisor.
+Beside the package: helpers (the names of credentials, config, processes and contract under one
+module, as the test files use them: helpers.X), fcgi_client (harness.fastcgi under its old name,
+for Benchmarks/coldstart.py), and the shared modules oracle / oracle_stores (SDK signature
+oracles), pki (a test CA), rgw (a Ceph RGW store), oss_callback_sim (OSS's side of a callback),
+upload_app (an application server for forwarded callbacks), supervisor (run as a script).
 """

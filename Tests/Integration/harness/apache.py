@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import helpers
 from harness.http import RawResponse
+from harness.processes import LOG_FILES, free_port, record_response, scratch_dir, wait_tcp
 
 MODULE_DIR = Path("/usr/lib/apache2/modules")
 RUN_USER = RUN_GROUP = "www-data"
@@ -28,7 +28,7 @@ APACHE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 def world_readable_dir(prefix: str) -> Path:
     """A scratch folder the web server's user can read (Apache's children run as www-data)."""
-    d = helpers.scratch_dir(prefix)
+    d = scratch_dir(prefix)
     os.chmod(d, 0o755)
     return d
 
@@ -118,7 +118,7 @@ class Apache:
         self.proc: subprocess.Popen | None = None
         self.conf = self.dir / "httpd.conf"
         self.error_log_path = self.dir / "error.log"
-        helpers.LOG_FILES.append(self.error_log_path)   # the end-of-suite secret scan reads it
+        LOG_FILES.append(self.error_log_path)   # the end-of-suite secret scan reads it
 
     def write(self, body: str, modules: list[str]) -> None:
         loads = "\n".join(f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so" for m in modules)
@@ -147,7 +147,7 @@ class Apache:
             if self.proc.poll() is not None:
                 raise AssertionError(f"apache exited rc={self.proc.returncode}: {self.error_log()}")
 
-        helpers.wait_tcp("127.0.0.1", self.port, proc_check=check)
+        wait_tcp("127.0.0.1", self.port, proc_check=check)
 
     def error_log(self, tail: int = 6000) -> str:
         out = (self.dir / "apache.out").read_text(errors="replace") if (self.dir / "apache.out").exists() else ""
@@ -171,7 +171,7 @@ class Apache:
             r = RawResponse.of(resp, resp.read())
         finally:
             conn.close()
-        helpers.record_response(f"apache {host} {method} {path[:80]}", r)
+        record_response(f"apache {host} {method} {path[:80]}", r)
         return r
 
     def our_processes(self) -> list[tuple[int, str]]:
@@ -254,7 +254,7 @@ _used_ports: set[int] = set()
 
 def free_port_distinct() -> int:
     while True:
-        p = helpers.free_port()
+        p = free_port()
         if p not in _used_ports:
             _used_ports.add(p)
             return p

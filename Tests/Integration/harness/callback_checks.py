@@ -9,9 +9,9 @@ import json
 import re
 import uuid as uuidlib
 
-import helpers
 import oss_callback_sim as sim
 from harness.callbacks import CALLBACKS, CB_BODY, PROFILES, RECORD_KEYS, RESPONSE, XVARS, CbStack
+from harness.contract import parse_iso
 from harness.hostile import send
 from harness.http import raw_request
 from harness.verdicts import check_body_bytes, oss_rejections
@@ -218,7 +218,7 @@ def check_record(line: bytes, values: dict, *, user: str | None, window: tuple[f
     size = rec["size"]
     assert (type(size) is int and size == int(values["size"])) or \
         (isinstance(size, str) and size == str(values["size"])), f"record size {size!r} != {values['size']!r}"
-    t = helpers.parse_iso(rec["time"])
+    t = parse_iso(rec["time"])
     if window is not None:
         assert window[0] - 2 <= t.timestamp() <= window[1] + 2, f"record time {rec['time']} outside {window}"
     return rec

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import helpers
 import oss_callback_sim as sim
 import pki
+from harness.config import profile, toml_text, toml_value
+from harness.processes import scratch_dir
 
-P = helpers.profile
+P = profile
 
 # --------------------------------------------------------------------------------------------
 # Configuration under test
@@ -88,8 +89,8 @@ def config_text(*, records: Path | None, prefixes: list[str], public_key_file: s
     tests send callbacks no policy issued (OSS signature, key fetching) set require_binding
     False; the binding tests keep the default. `records` None writes no `records =` line;
     `forward` / `forward_timeout` (test_callback_forward.py) add those keys after it."""
-    tv = helpers._toml_value
-    text = helpers.toml_text(server, profiles)
+    tv = toml_value
+    text = toml_text(server, profiles)
     for name, cb in callbacks.items():
         text += f"\n[profiles.{name}.callback]\n" + "".join(f"{k} = {tv(v)}\n" for k, v in cb.items())
     if callback_section:
@@ -169,7 +170,7 @@ def write_stack_config(name: str, keyserver, dead_port, *, with_records: bool = 
     """The stack's config in a scratch directory, and its records file (None, and no
     `records =` line, when `with_records` is False: the binding secret then sits in
     `records/` all the same)."""
-    d = helpers.scratch_dir(f"uscb{name}")
+    d = scratch_dir(f"uscb{name}")
     records = d / "records" / "uploads.jsonl"
     records.parent.mkdir()
     if with_records:

@@ -9,7 +9,8 @@ import socket
 import subprocess
 import time
 
-import helpers
+from harness.processes import CAPTURED_OUTPUT
+
 
 
 def run_cgi(argv: list[str], env: dict, body: bytes = b"", stdin: str = "pipe",
@@ -54,8 +55,8 @@ def run_cgi(argv: list[str], env: dict, body: bytes = b"", stdin: str = "pipe",
         rc = proc.wait(timeout=timeout)
         out, err = b"".join(chunks), err_b.decode(errors="replace")
     took = time.perf_counter() - t0
-    helpers.CAPTURED_OUTPUT.append(("cgi stdout", out.decode(errors="replace")))
-    helpers.CAPTURED_OUTPUT.append(("cgi stderr", err))
+    CAPTURED_OUTPUT.append(("cgi stdout", out.decode(errors="replace")))
+    CAPTURED_OUTPUT.append(("cgi stderr", err))
     return rc, out, err, took
 
 

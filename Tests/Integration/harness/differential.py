@@ -19,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-import helpers
+from harness.contract import ERROR_STATUS, assert_error_body
+from harness.processes import run_cli
+
 
 UTC = dt.timezone.utc
 USER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-@"
@@ -184,7 +186,7 @@ def check_case(c: Case, proc, check_answer: Callable[[Case, dict], object]) -> N
         f"stdout is not one line + newline (exit {proc.returncode}): {out!r} stderr={proc.stderr[-300:]!r}"
     if c.expect != "ok":
         assert proc.returncode == 1, f"exit {proc.returncode} for an error case: {out!r}"
-        helpers.assert_error_body(helpers.ERROR_STATUS[c.expect], None, out, c.expect)
+        assert_error_body(ERROR_STATUS[c.expect], None, out, c.expect)
         return
     assert proc.returncode == 0, f"exit {proc.returncode}; stdout={out!r} stderr={proc.stderr[-500:]!r}"
     check_answer(c, json.loads(out))
@@ -193,7 +195,7 @@ def check_case(c: Case, proc, check_answer: Callable[[Case, dict], object]) -> N
 def run_case(c: Case, config, env, check_answer) -> str | None:
     """Run one case; None when it matches the contract, else a description of the mismatch."""
     args = [str(config) if a == "CONFIG" else a for a in c.args]
-    proc = helpers.run_cli(args, env=env)
+    proc = run_cli(args, env=env)
     try:
         check_case(c, proc, check_answer)
         return None

@@ -18,18 +18,21 @@ from pathlib import Path
 
 import pytest
 
-import helpers
 from harness.apache import APACHE_PATH, MODULE_DIR, RUN_USER, write_htpasswd
+from harness.config import standard_profiles, write_config
+from harness.credentials import cred_env
 from harness.http import RawResponse
+from harness.processes import (LOG_FILES, ROOT, Worker, free_port, record_response, scratch_dir, serve_argv,
+                               wait_tcp, wait_unix_socket)
 
 # Two users: alice's password hash is Apache's MD5 (htpasswd -m), bob's bcrypt (htpasswd -B),
 # the two formats the examples advise; Caddy has only bcrypt (caddy hash-password).
 USERS = {"alice": "alice-Pw-3e1f", "bob": "bob-Pw-77c2"}
 
 EXAMPLES = {
-    "lighttpd": helpers.ROOT / "deploy" / "lighttpd" / "upsign.conf",
-    "caddy": helpers.ROOT / "deploy" / "caddy" / "Caddyfile",
-    "apache": helpers.ROOT / "deploy" / "apache" / "upsign-proxy-fcgi.conf",
+    "lighttpd": ROOT / "deploy" / "lighttpd" / "upsign.conf",
+    "caddy": ROOT / "deploy" / "caddy" / "Caddyfile",
+    "apache": ROOT / "deploy" / "apache" / "upsign-proxy-fcgi.conf",
 }
 # What the examples name for the operator, replaced by the test's own paths.
 EXAMPLE_SOCKET = "/run/upsign/upsign.sock"
@@ -65,12 +68,12 @@ class FrontEnd:
 
     def __init__(self, sock: Path):
         self.sock = sock
-        self.dir = helpers.scratch_dir(f"usfe-{self.name}")
+        self.dir = scratch_dir(f"usfe-{self.name}")
         os.chmod(self.dir, 0o755)
-        self.port = helpers.free_port()
+        self.port = free_port()
         self.out_path = self.dir / f"{self.name}.out"
         self.error_log_path = self.dir / f"{self.name}-error.log"
-        helpers.LOG_FILES.extend([self.out_path, self.error_log_path])   # the secret scan reads them
+        LOG_FILES.extend([self.out_path, self.error_log_path])   # the secret scan reads them
         self.proc: subprocess.Popen | None = None
 
     # subclasses: write the configuration, return the argv and environment
@@ -87,7 +90,7 @@ class FrontEnd:
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.name} exited rc={self.proc.returncode}:\n{self.error_log()}")
 
-        helpers.wait_tcp("127.0.0.1", self.port, proc_check=check)
+        wait_tcp("127.0.0.1", self.port, proc_check=check)
 
     def error_log(self, tail: int = 4000) -> str:
         out = self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
@@ -123,7 +126,7 @@ class FrontEnd:
             r = RawResponse.of(resp, resp.read())
         finally:
             conn.close()
-        helpers.record_response(f"{self.name} {method} {path[:80]}", r)
+        record_response(f"{self.name} {method} {path[:80]}", r)
         return r
 
     def stop(self) -> None:
@@ -288,19 +291,19 @@ class FrontEndStack:
 
     def __init__(self, kind: str):
         self.kind = kind
-        self.dir = helpers.scratch_dir("usfe-up")
+        self.dir = scratch_dir("usfe-up")
         os.chmod(self.dir, 0o755)   # Apache's children (www-data) reach the socket through it
         server = {"base_path": "/upload", "identity_param": "REMOTE_USER", "max_body": 1024,
                   "default_profile": "avatar", "max_expires_in": 604800}   # no `threads`: the default
-        self.profiles = helpers.standard_profiles()
-        self.config = helpers.write_config(self.dir, server=server, profiles=self.profiles)
+        self.profiles = standard_profiles()
+        self.config = write_config(self.dir, server=server, profiles=self.profiles)
         self.sock = self.dir / "upsign.sock"
-        self.worker = helpers.Worker(helpers.serve_argv(self.config, listen=f"unix:{self.sock}"),
-                                     helpers.cred_env(), name=f"frontend-{kind}", log_dir=self.dir)
+        self.worker = Worker(serve_argv(self.config, listen=f"unix:{self.sock}"),
+                                     cred_env(), name=f"frontend-{kind}", log_dir=self.dir)
         self.fe: FrontEnd | None = None
         self._marks = 0
         try:
-            helpers.wait_unix_socket(self.sock, self.worker)
+            wait_unix_socket(self.sock, self.worker)
             # root:www-data 0660, as upsign.socket makes it (lighttpd and Caddy run as root here)
             os.chown(self.sock, 0, grp.getgrnam(RUN_USER).gr_gid)
             self.fe = FRONT_END_CLASSES[kind](self.sock)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-import helpers
+from harness.config import profile
 from harness.http import RawResponse, raw_request
 
 # --------------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ PINS = dict(content_disposition="attachment", forbid_overwrite=True, object_acl=
 
 
 def _profiles() -> dict:
-    p = helpers.profile
+    p = profile
     return {
         # native V1, any extension / content type, every pin the addenda define
         "sec": p(format="native", signature="v1", bucket="sec-bucket",

@@ -13,7 +13,8 @@ import time
 
 import requests
 
-import helpers
+from harness.processes import record_response
+
 
 HANG_TIMEOUT = 10.0
 
@@ -107,5 +108,5 @@ def raw_request(port: int, method: str, target: bytes, headers: list[tuple[bytes
         assert len(rest) >= n, f"short body: {len(rest)} < Content-Length {n}"
         rest = rest[:n]
     r = RawResponse(int(m.group(1)), hdrs, rest, time.monotonic() - t0)
-    helpers.record_response(f"raw {method} {target[:80]!r}", r)
+    record_response(f"raw {method} {target[:80]!r}", r)
     return r

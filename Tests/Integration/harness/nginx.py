@@ -10,7 +10,8 @@ import shutil
 import signal
 import subprocess
 
-from helpers import FASTCGI_PARAMS, free_port, scratch_dir, wait_tcp
+from harness.processes import FASTCGI_PARAMS, free_port, scratch_dir, wait_tcp
+
 
 NGINX_CONF = """\
 daemon off;

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import helpers
 import oracle
+from harness.contract import UUID4_RE, evaluate_policy, expand_key, ext_of, parse_iso, pinned_content_type
+from harness.credentials import AKID, SECRET
 from harness.differential import fmt_ms
 from harness.rules import content_disposition
-from helpers import AKID, SECRET
 
 V4_ALGO = "OSS4-HMAC-SHA256"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -36,7 +36,7 @@ def v4_trailing(prof: dict, filename: str | None, content_type: str | None,
     (the client's, else its extension's, else application/octet-stream), a pinned
     Content-Disposition when the profile sets one, the token."""
     out = [("success_action_status", "200"),
-           ("Content-Type", helpers.pinned_content_type(content_type, filename))]
+           ("Content-Type", pinned_content_type(content_type, filename))]
     cd = content_disposition(prof, filename)
     if cd is not None:
         out.append(("Content-Disposition", cd))
@@ -114,14 +114,14 @@ def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, sec
         assert exp_floor <= expiration < exp_floor + dt.timedelta(seconds=1), \
             f"expiration {policy['expiration']} is not x-oss-date {x_date} + {expires_in}s"
     assert expires_in <= 7 * 86400
-    assert abs((helpers.parse_iso(body["expiresAt"]) - expiration).total_seconds()) < 0.001, \
+    assert abs((parse_iso(body["expiresAt"]) - expiration).total_seconds()) < 0.001, \
         f"expiresAt {body['expiresAt']} != policy expiration {policy['expiration']}"
 
     if uuid is None:
-        m = re.search(helpers.UUID4_RE, key)
+        m = re.search(UUID4_RE, key)
         assert m, f"no lowercase v4 uuid in key {key!r}"
         uuid = m.group(0)
-    want_key = helpers.expand_key(prof["key"], user=user, uuid=uuid, ext=helpers.ext_of(filename),
+    want_key = expand_key(prof["key"], user=user, uuid=uuid, ext=ext_of(filename),
                                   now=issued, profile_name=profile_name)
     assert key == want_key, f"key {key!r} != template result {want_key!r}"
 
@@ -139,6 +139,6 @@ def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, sec
         if isinstance(c, list) and c[0] == "content-length-range":
             assert all(type(x) is int for x in c[1:]), c
 
-    failures = helpers.evaluate_policy(conds, dict(fields), prof["bucket"], lo_size)
+    failures = evaluate_policy(conds, dict(fields), prof["bucket"], lo_size)
     assert not failures, f"the client's own form would fail the policy: {failures}"
     return policy

@@ -1,5 +1,5 @@
 """The contract's request rules (issue #16, "policy hardening"), modelled once from the contract
-and the tables in helpers.py for the three differential files: which file names and content
+and the tables in harness/contract.py for the three differential files: which file names and content
 types a profile accepts, the pinned Content-Disposition's download name and Qiniu's mimeLimit."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import re
 import unicodedata
 import urllib.parse
 
-import helpers
+from harness.contract import ACTIVE_TYPES, EXTENSION_TYPES, ext_of, pinned_content_type, type_allowed
+
 
 
 def _leading_dot_only(filename: str) -> bool:
@@ -42,7 +43,7 @@ def rule_errors(prof: dict, fmt: str, filename: str | None, content_type: str | 
     only requests for which this set (plus any other fault) holds at most one code."""
     errs: set[str] = set()
     exts = [e.lower() for e in prof.get("extensions") or []]
-    ext = helpers.ext_of(filename).lstrip(".")
+    ext = ext_of(filename).lstrip(".")
     if exts:
         if filename is None:
             errs.add("missing_parameter")
@@ -54,11 +55,11 @@ def rule_errors(prof: dict, fmt: str, filename: str | None, content_type: str | 
         errs.add("extension_not_allowed")     # without a list: any alphanumeric extension
     types = prof.get("content_types") or []
     if content_type is not None:
-        if not helpers.type_allowed(content_type.lower(), types):
+        if not type_allowed(content_type.lower(), types):
             errs.add("content_type_not_allowed")
     elif types and fmt in ("native", "uppy") and prof.get("provider", "aliyun-oss") != "qiniu":
         # The pinned type is then the extension's; the profile must allow it.
-        if not helpers.type_allowed(helpers.pinned_content_type(None, filename), types):
+        if not type_allowed(pinned_content_type(None, filename), types):
             errs.add("missing_parameter")
     return errs
 
@@ -69,7 +70,7 @@ def allowed_types(prof: dict) -> list[str]:
     out = []
     for t in prof.get("content_types") or []:
         if t.endswith("/"):
-            out += sorted({v for v in helpers.EXTENSION_TYPES.values() if v.startswith(t)})
+            out += sorted({v for v in EXTENSION_TYPES.values() if v.startswith(t)})
         else:
             out.append(t)
     return out
@@ -99,7 +100,7 @@ def content_disposition(prof: dict, filename: str | None) -> str | None:
         return None
     if filename is None:
         return disp
-    name = download_name(filename, helpers.ext_of(filename))
+    name = download_name(filename, ext_of(filename))
     assert name and re.fullmatch(r"[\x20-\x7e]+", name), \
         f"the model covers printable ASCII names only: {filename!r} -> {name!r}"
     star = urllib.parse.quote(name, safe="!#$&+-.^_`|~")
@@ -114,14 +115,14 @@ def qiniu_mime_limit(prof: dict, content_type: str | None) -> str:
         return content_type.lower()
     types = prof.get("content_types") or []
     if not types:
-        return "!" + ";".join(helpers.ACTIVE_TYPES)
+        return "!" + ";".join(ACTIVE_TYPES)
     out: list[str] = []
     for t in types:
         t = t.lower()
         if not t.endswith("/"):
             items = [t]
-        elif any(a.startswith(t) for a in helpers.ACTIVE_TYPES):
-            items = sorted({v for v in helpers.EXTENSION_TYPES.values() if v.startswith(t)})
+        elif any(a.startswith(t) for a in ACTIVE_TYPES):
+            items = sorted({v for v in EXTENSION_TYPES.values() if v.startswith(t)})
         else:
             items = [t + "*"]
         out += [i for i in items if i not in out]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import requests
 
-import helpers
+from harness.credentials import cred_env
 from harness.http import RawResponse
 from harness.nginx import Nginx
-from helpers import Worker
+from harness.processes import Worker, record_response, scratch_dir, serve_argv, wait_unix_socket
 
 
 class Stack:
@@ -51,7 +51,7 @@ class Stack:
             self._conn.close()
             self._conn = None
         r = RawResponse.of(resp, content)
-        helpers.record_response(f"{method} {path}", r)
+        record_response(f"{method} {path}", r)
         return r
 
     def close(self):
@@ -64,12 +64,12 @@ class Stack:
 
 def start_stack(config: Path, env: dict | None = None, threads: int | None = None,
                 keepalive: int = 16) -> Stack:
-    d = helpers.scratch_dir("usstk")
+    d = scratch_dir("usstk")
     sock = d / "upsign.sock"
-    worker = Worker(helpers.serve_argv(config, listen=f"unix:{sock}", threads=threads),
-                    env if env is not None else helpers.cred_env(), name="stack", log_dir=d)
+    worker = Worker(serve_argv(config, listen=f"unix:{sock}", threads=threads),
+                    env if env is not None else cred_env(), name="stack", log_dir=d)
     try:
-        helpers.wait_unix_socket(sock, worker)
+        wait_unix_socket(sock, worker)
         nginx = Nginx(f"unix:{sock}", keepalive=keepalive)
     except BaseException:
         worker.stop()

@@ -12,14 +12,14 @@ import re
 import unicodedata
 import urllib.parse
 
-import helpers
 import oracle
+from harness.contract import ERROR_STATUS, UUID4_RE, evaluate_policy, is_active_type, type_allowed
+from harness.credentials import AKID, SECRET, TOKEN
 from harness.hostile import PROFILES, fixed_prefix
 from harness.http import RawResponse
-from helpers import AKID, SECRET, TOKEN
 
 UTC = dt.timezone.utc
-DOC_STATUS = dict(helpers.ERROR_STATUS, meta_not_allowed=400, credentials_expired=503)
+DOC_STATUS = dict(ERROR_STATUS, meta_not_allowed=400, credentials_expired=503)
 
 
 NGINX_REFUSALS: list[str] = []          # what nginx refused itself (never reached upsign)
@@ -119,7 +119,7 @@ def oss_rejections(form: dict, bucket: str, size: int, *, secret: str = SECRET, 
                    token: str | None = TOKEN, now: dt.datetime | None = None) -> list[str]:
     """Why OSS would refuse this PostObject form (empty = accepted), as the suite models OSS:
     signature recomputed by the SDK oracles over the form's base64 policy, the STS token
-    present, then every policy condition (helpers.evaluate_policy) and the expiration."""
+    present, then every policy condition (evaluate_policy) and the expiration."""
     low = {k.lower(): v for k, v in form.items()}
     why = []
     policy_b64 = low.get("policy")
@@ -152,7 +152,7 @@ def oss_rejections(form: dict, bucket: str, size: int, *, secret: str = SECRET, 
         return why + [f"malformed policy: {exc}"]
     if exp <= (now or dt.datetime.now(UTC)):
         why.append("Policy expired")
-    why += helpers.evaluate_policy(conds, form, bucket, size)
+    why += evaluate_policy(conds, form, bucket, size)
     return why
 
 
@@ -188,7 +188,7 @@ def check_signed_answer(r: RawResponse, label: str, profile_name: str, *, user: 
             assert re.fullmatch(r"\d{4}", g), f"{label}: year segment {g!r}"
     last = got[-1]
     if tmpl[-1] == "{uuid}{ext}":
-        m = re.fullmatch(helpers.UUID4_RE + r"(\.[^./]*)?", last)
+        m = re.fullmatch(UUID4_RE + r"(\.[^./]*)?", last)
         assert m, f"{label}: last segment {last!r} is not uuid + ext"
         ext = m.group(1) or ""
         assert s.dir is None or ext == "", f"{label}: dir {s.dir!r} carries an extension"
@@ -230,7 +230,7 @@ def check_hardening(s: Signed, label: str, last_segment: str | None) -> None:
     prof = s.prof
     ext = None
     if s.dir is None and last_segment is not None:
-        m = re.fullmatch(helpers.UUID4_RE + r"(\.[^./]*)?", last_segment)
+        m = re.fullmatch(UUID4_RE + r"(\.[^./]*)?", last_segment)
         ext = (m.group(1) or "") if m else None
         if prof.get("extensions"):
             assert ext and ext[1:] in prof["extensions"], \
@@ -247,8 +247,8 @@ def check_hardening(s: Signed, label: str, last_segment: str | None) -> None:
         ct = next((v for k, v in s.form.items() if k.lower() == "content-type"), None)
         assert ct is not None, f"{label}: native/uppy answer without a Content-Type: {sorted(s.form)}"
         assert ["eq", "$Content-Type", ct] in s.conds, f"{label}: Content-Type {ct!r} not pinned: {s.conds}"
-        assert helpers.type_allowed(ct, prof.get("content_types")), \
-            f"{label}: Content-Type {ct!r} is not allowed by {prof.get('content_types')} (active: {helpers.is_active_type(ct)})"
+        assert type_allowed(ct, prof.get("content_types")), \
+            f"{label}: Content-Type {ct!r} is not allowed by {prof.get('content_types')} (active: {is_active_type(ct)})"
 
 
 CD_RE = re.compile(r"attachment(?:; filename=\"([^\"]*)\"; filename\*=UTF-8''([A-Za-z0-9%!#&+\-.^_`|~]*))?")
