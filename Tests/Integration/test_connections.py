@@ -47,7 +47,7 @@ import helpers
 from harness.fastcgi import (END, POST_BODY, STDIN, Connection, begin, good_params, params_stream,
                              parse_records, post_params, record, request_start, status_of, stdout_of)
 from harness.nginx import Nginx
-from harness.proc import crash_lines, fd_count, rss_kib
+from harness.processes import crash_lines, fd_count, rss_kib
 from harness.wrk import parse_wrk
 from helpers import Worker
 

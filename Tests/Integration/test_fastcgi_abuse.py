@@ -42,7 +42,7 @@ from harness.fastcgi import (ABORT, ARRIVAL_TIMEOUT, BEGIN, CANT_MPX_CONN, END, 
                              GET_VALUES_RESULT, PARAMS, POST_BODY, STDIN, UNKNOWN_TYPE, Connection, begin,
                              connect, encode_params, good_params, params_stream, parse_records, post_params,
                              record, request_start, status_of, stdout_of)
-from harness.proc import crash_lines, fd_count, rss_kib
+from harness.processes import crash_lines, fd_count, rss_kib
 from helpers import Worker
 
 ARRIVAL_GIVE_UP = ARRIVAL_TIMEOUT * 1.3  # the latest the worker may still hold a stalled start

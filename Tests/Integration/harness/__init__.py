@@ -3,8 +3,8 @@
 Modules, each named for what it holds:
   credentials the test credentials, the workers' environments, the scan for secrets
   config      upsign configuration files (TOML from dicts, the standard profiles)
-  processes   workers, the CLI, scratch folders, waits, the worker's log and descriptors, and the
-              session's record of outputs for the secret scan
+  processes   workers, the CLI, scratch folders, waits, the worker's log, descriptors, memory and
+              crash lines, and the session's record of outputs for the secret scan
   contract    the independent checks of a signed answer against the interface contract
   http        a raw HTTP/1.1 client (bytes on the wire as written) and the response type of the
               http.client-based clients
@@ -12,7 +12,6 @@ Modules, each named for what it holds:
   nginx       a private nginx in front of one FastCGI upstream
   stack       one worker behind one nginx, with a keep-alive client (the `stack` fixtures)
   wrk         reading wrk's summary
-  proc        what a worker process holds (descriptors, memory) and the crash lines of its log
   measure     the clock window around a request, and printing measurements (never asserted)
   apache      a private Apache httpd (its own ServerRoot, virtual hosts, mod_fcgid's log)
   cgi         a program run as Apache runs CGI (pipes or mod_cgid's socket), its answer parsed

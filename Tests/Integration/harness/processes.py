@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -208,3 +209,20 @@ def socket_count(pid: int, besides: str | None = None) -> int:
 def record_response(label: str, resp) -> None:
     RESPONSE_BODIES.append((label, resp.content))
     RESPONSE_BODIES.append((label + " headers", str(dict(resp.headers)).encode()))
+
+
+# What a crash prints on a worker's stderr (Swift runtime, glibc, sanitizers).
+CRASH_MARKERS = ("Program crashed", "Fatal error", "stack smashing", "Assertion", "Backtrace",
+                 "Segmentation", "malloc(): ", "free(): ", "double free", "corrupted")
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid: int) -> int:
+    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+def crash_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if any(m in line for m in CRASH_MARKERS)]
