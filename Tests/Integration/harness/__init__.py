@@ -25,6 +25,7 @@ Modules, each named for what it holds:
   verdicts    the checks of a hostile request's answer and OSS's model of a form
   callbacks   the callback tests' configuration, key server and callback stack
   callback_checks  what the callback tests expect, and OSS's side of a callback
+  listeners   loopback listeners that misbehave (a first-bytes sniffer, a blackhole)
 
 Beside the package: helpers (the names of credentials, config, processes and contract under one
 module, as the test files use them: helpers.X), fcgi_client (harness.fastcgi under its old name,
