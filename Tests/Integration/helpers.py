@@ -10,13 +10,13 @@ from harness.config import (STANDARD_SERVER, load_profiles_from, profile, standa
 from harness.contract import (ACTIVE_TYPES, ERROR_STATUS, EXPIRATION_RE, EXTENSION_TYPES, UUID4_RE,
                               assert_error_body, assert_http_error, assert_std_headers, check_signed,
                               evaluate_policy, expand_key, ext_of, fmt_expiration, has_condition, is_active_type,
-                              parse_expiration, parse_iso, pinned_content_type, type_allowed)
+                              ok_json, parse_expiration, parse_iso, pinned_content_type, type_allowed)
 from harness.credentials import (AKID, ALL_SECRETS, ALT_AKID, ALT_SECRET, ALT_TOKEN, CRED_ENV_VARS, FILE_AKID,
                                  FILE_SECRET, FILE_TOKEN, SECRET, TOKEN, clean_env, cred_env, secrets_in)
 from harness.processes import (CAPTURED_OUTPUT, FASTCGI_PARAMS, LOG_FILES, RESPONSE_BODIES, ROOT, SCRATCH_DIRS,
-                               UPSIGN_BIN, Worker, descriptor_targets, free_port, listening_unix_socket,
-                               log_events, record_response, run_cli, scratch_dir, serve_argv, socket_count,
-                               wait_log_event, wait_tcp, wait_unix_socket)
+                               UPSIGN_BIN, Worker, check_config, descriptor_targets, free_port,
+                               listening_unix_socket, log_events, output_lines, record_response, run_cli,
+                               scratch_dir, serve_argv, socket_count, wait_log_event, wait_tcp, wait_unix_socket)
 
 __all__ = [
     # harness.config
@@ -25,13 +25,14 @@ __all__ = [
     # harness.contract
     "ACTIVE_TYPES", "ERROR_STATUS", "EXPIRATION_RE", "EXTENSION_TYPES", "UUID4_RE", "assert_error_body",
     "assert_http_error", "assert_std_headers", "check_signed", "evaluate_policy", "expand_key", "ext_of",
-    "fmt_expiration", "has_condition", "is_active_type", "parse_expiration", "parse_iso",
+    "fmt_expiration", "has_condition", "is_active_type", "ok_json", "parse_expiration", "parse_iso",
     "pinned_content_type", "type_allowed",
     # harness.credentials
     "AKID", "ALL_SECRETS", "ALT_AKID", "ALT_SECRET", "ALT_TOKEN", "CRED_ENV_VARS", "FILE_AKID", "FILE_SECRET",
     "FILE_TOKEN", "SECRET", "TOKEN", "clean_env", "cred_env", "secrets_in",
     # harness.processes
     "CAPTURED_OUTPUT", "FASTCGI_PARAMS", "LOG_FILES", "RESPONSE_BODIES", "ROOT", "SCRATCH_DIRS", "UPSIGN_BIN",
-    "Worker", "descriptor_targets", "free_port", "listening_unix_socket", "log_events", "record_response",
-    "run_cli", "scratch_dir", "serve_argv", "socket_count", "wait_log_event", "wait_tcp", "wait_unix_socket",
+    "Worker", "check_config", "descriptor_targets", "free_port", "listening_unix_socket", "log_events",
+    "output_lines", "record_response", "run_cli", "scratch_dir", "serve_argv", "socket_count", "wait_log_event",
+    "wait_tcp", "wait_unix_socket",
 ]

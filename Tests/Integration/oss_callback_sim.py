@@ -34,6 +34,8 @@ from typing import Callable
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from harness.http import as_bytes
+
 
 # --------------------------------------------------------------------------------------------
 # Keys
@@ -57,10 +59,6 @@ def public_pem(key) -> bytes:
 
 # --------------------------------------------------------------------------------------------
 # Signing
-
-
-def as_bytes(v: str | bytes) -> bytes:
-    return v if isinstance(v, bytes) else v.encode("utf-8")
 
 
 def string_to_sign(target: str | bytes, body: bytes) -> bytes:

@@ -44,7 +44,7 @@ from harness.callback_checks import (Issued, check_error, check_issued, check_ok
                                      issued, json_body, main_url, new_records, oss_body, oss_values,
                                      records_size, send_callback)
 from harness.callbacks import FORM_BODY, SERVER, XVARS, CbStack, config_text, write_stack_config
-from harness.http import raw_request
+from harness.http import as_bytes, raw_request
 from harness.stack import start_stack
 from harness.verdicts import cond_norm, oss_rejections
 from helpers import AKID
@@ -411,7 +411,7 @@ def test_forged_callback_is_403(cb_live, keyserver, keys, fid):
     target, body, key, key_url, ctype, auth, sign_target, sign_body = _forged_cases(keys, keyserver)[fid]
     ctype = ctype or "application/json"
     if auth == "sign-raw-path":
-        auth = sim.sign_raw(key, sim.as_bytes(target) + b"\n" + body)
+        auth = sim.sign_raw(key, as_bytes(target) + b"\n" + body)
     elif auth == "sha1":
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding

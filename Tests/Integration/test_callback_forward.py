@@ -49,6 +49,7 @@ import upload_app
 from harness.callback_checks import check_error, issue, issued, json_body, main_url, oss_body, oss_values
 from harness.callbacks import BINDING_SECRET, RESPONSE, CbStack, config_text, write_stack_config
 from harness.http import raw_request
+from harness.processes import check_config, output_lines
 from harness.stack import start_stack
 from harness.verdicts import oss_rejections
 
@@ -87,10 +88,6 @@ def unix_app():
     a = upload_app.UnixUploadApp(d / "app.sock")
     yield a
     a.close()
-
-
-def check_config(cfg: Path) -> subprocess.CompletedProcess:
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
 
 
 def _start(name: str, keyserver, dead_port, forward: str, env_extra: dict | None = None,
@@ -235,10 +232,6 @@ def _write_cfg(tmp_path: Path, **kw) -> Path:
     return cfg
 
 
-def _problem_lines(proc) -> list[str]:
-    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
-
-
 GOOD_FORWARDS = {
     "http-port": "http://127.0.0.1:8000/uploads",
     "http-no-port": "http://app.internal/hooks/uploads",
@@ -250,13 +243,13 @@ GOOD_FORWARDS = {
 @pytest.mark.parametrize("fid", list(GOOD_FORWARDS))
 def test_config_forward_targets_are_accepted(tmp_path, fid):
     proc = check_config(_write_cfg(tmp_path, forward=GOOD_FORWARDS[fid]))
-    assert proc.returncode == 0, _problem_lines(proc)
+    assert proc.returncode == 0, output_lines(proc)
 
 
 @pytest.mark.parametrize("timeout", [0.1, 3.0, 4.5])
 def test_config_forward_timeout_in_range_is_accepted(tmp_path, timeout):
     proc = check_config(_write_cfg(tmp_path, forward=GOOD_FORWARDS["http-port"], forward_timeout=timeout))
-    assert proc.returncode == 0, _problem_lines(proc)
+    assert proc.returncode == 0, output_lines(proc)
 
 
 REFUSED = {
@@ -295,7 +288,7 @@ def test_config_forward_problems_are_refused_naming_the_field(tmp_path, case):
     else:
         cfg = _write_cfg(tmp_path, **kw)
     proc = check_config(cfg)
-    lines = _problem_lines(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 1, f"{case}: check-config exit {proc.returncode}, want 1: {lines}"
     assert [l for l in lines if l.startswith(field + ": ")], f"{case}: no `{field}: ...` line in {lines}"
 

@@ -10,17 +10,12 @@ import urllib.parse
 import pytest
 
 import helpers
+from harness.contract import ok_json
 from harness.measure import timed
 from helpers import SECRET
 
 JSON_CT = {"Content-Type": "application/json"}
 FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def ok_json(r):
-    assert r.status_code == 200, f"{r.status_code}: {r.text[:400]}"
-    helpers.assert_std_headers(r)
-    return r.json()
 
 
 # ---------------------------------------------------------------------------------- healthz

@@ -29,9 +29,9 @@ import pytest
 
 import helpers
 import oracle
-from harness.hostile import (FORM_H, HOSTILE, HOSTILE_BY_ID, HOSTILE_IDS, JSON_H, PROFILES, SERVER, as_bytes,
-                             ct_for, fixed_prefix, pct, send, with_profile)
-from harness.http import RawResponse, raw_request
+from harness.hostile import (FORM_H, HOSTILE, HOSTILE_BY_ID, HOSTILE_IDS, JSON_H, PROFILES, SERVER, ct_for,
+                             fixed_prefix, pct, send, with_profile)
+from harness.http import RawResponse, as_bytes, raw_request
 from harness.stack import start_stack
 from harness.verdicts import (CASES, DOC_STATUS, NEUTRALISED, NGINX_REFUSALS, Signed, check_body_bytes,
                               check_error, check_signed_answer, cond_norm, judge, oss_rejections)

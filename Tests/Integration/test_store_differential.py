@@ -24,6 +24,7 @@ import oracle_stores as o
 from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, check_case,
                                   fmt_ms, make_case, random_filename, random_now, random_user, random_uuid,
                                   run_cases, sign_args)
+from harness.processes import check_config
 from harness.rules import allowed_types, content_disposition, qiniu_mime_limit, settle_expectation
 
 # esdk-obs-python builds an ssl context with a deprecated constant on every ObsClient.
@@ -609,10 +610,6 @@ def test_format_java_is_invalid_request_on_other_stores(stores_config, prof_name
                             "--now", "2026-01-02T03:04:05Z"], env=store_env(False))
     assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout!r}"
     helpers.assert_error_body(400, None, proc.stdout, "invalid_request")
-
-
-def check_config(cfg):
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
 
 
 CONFIG_ERRORS = {

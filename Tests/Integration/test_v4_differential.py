@@ -21,11 +21,13 @@ import pytest
 
 import helpers
 import oracle
+from harness.contract import ok_json
 from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, make_case,
                                   parse_now, random_filename, random_now, random_user, random_uuid,
                                   run_cases, sign_args)
 from harness.measure import timed
 from harness.oss_v4 import HEX64, check_v4
+from harness.processes import check_config, output_lines
 from harness.rules import allowed_types, settle_expectation
 from harness.stack import start_stack
 from helpers import AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, SECRET, TOKEN
@@ -334,14 +336,6 @@ def test_v4_date_literals(tmp_path, now, expires_in, x_date, cred_date, expirati
 # Configuration rules and the java format
 
 
-def check_config(cfg):
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
-
-
-def lines(proc):
-    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
-
-
 CONFIG_ERRORS = {
     # java bean has no V4 fields: java requires v1
     "java-with-v4": ({"format": "java", "signature": "v4"}, "signature"),
@@ -362,7 +356,7 @@ def test_v4_config_errors_name_the_field(tmp_path, name):
     assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
     assert not proc.stdout.startswith("ok"), proc.stdout
     pattern = rf"^profiles\.pv\.{fieldname}: \S"
-    assert any(re.match(pattern, l) for l in lines(proc)), f"no line matching {pattern!r} in {lines(proc)}"
+    assert any(re.match(pattern, l) for l in output_lines(proc)), f"no line matching {pattern!r} in {output_lines(proc)}"
     # and `sign` refuses to sign with that file
     proc = helpers.run_cli(["sign", "--config", str(cfg), "--profile", "pv", "--user", "alice",
                             "--content-type", "image/png"])
@@ -431,31 +425,25 @@ def v4_stack(nginx_bin, v4_config):
     s.close()
 
 
-def _ok(r):
-    assert r.status_code == 200, f"{r.status_code}: {r.text[:400]}"
-    helpers.assert_std_headers(r)
-    return r.json()
-
-
 def test_v4_native_policy_through_nginx(v4_stack):
     stack, profiles = v4_stack
     # GET with the query string (default profile v4a)
     r, win = timed(stack.request, "GET", "/upload/policy?filename=Cat.PNG&contentType=image%2Fpng&size=2048",
                     user="alice")
-    check_v4(_ok(r), prof=profiles["v4a"], profile_name="v4a", token=TOKEN, user="alice",
+    check_v4(ok_json(r), prof=profiles["v4a"], profile_name="v4a", token=TOKEN, user="alice",
              filename="Cat.PNG", content_type="image/png", size=2048, now_window=win)
     # POST JSON, `oss-` prefixed region, date placeholders
     body = json.dumps({"profile": "v4oss", "filename": "p.webp", "contentType": "image/webp",
                        "format": "native"})
     r, win = timed(stack.request, "POST", "/upload/policy", user="bob",
                     headers={"Content-Type": "application/json"}, data=body)
-    check_v4(_ok(r), prof=profiles["v4oss"], profile_name="v4oss", token=TOKEN, user="bob",
+    check_v4(ok_json(r), prof=profiles["v4oss"], profile_name="v4oss", token=TOKEN, user="bob",
              filename="p.webp", content_type="image/webp", now_window=win)
     # POST form, no identity needed, expiration next day
     r, win = timed(stack.request, "POST", "/upload/policy",
                     headers={"Content-Type": "application/x-www-form-urlencoded"},
                     data="profile=v4day&filename=report.pdf")
-    check_v4(_ok(r), prof=profiles["v4day"], profile_name="v4day", token=TOKEN, user=None,
+    check_v4(ok_json(r), prof=profiles["v4day"], profile_name="v4day", token=TOKEN, user=None,
              filename="report.pdf", now_window=win)
     # a java request on a v4 profile
     r = stack.request("GET", "/upload/policy?profile=v4a&format=java&filename=a.png"

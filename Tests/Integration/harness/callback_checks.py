@@ -13,7 +13,7 @@ import oss_callback_sim as sim
 from harness.callbacks import CALLBACKS, CB_BODY, PROFILES, RECORD_KEYS, RESPONSE, XVARS, CbStack
 from harness.contract import parse_iso
 from harness.hostile import send
-from harness.http import raw_request
+from harness.http import as_bytes, raw_request
 from harness.verdicts import check_body_bytes, oss_rejections
 
 TOKEN_RE = re.compile(r"1\.\d+\.(?:e|p\d+)\.(?:[0-9a-f]{2})*\.[0-9a-f]{64}")
@@ -166,7 +166,7 @@ def send_callback(st: CbStack, target: str | bytes, body: bytes, *, key, key_url
                                  sign_body if sign_body is not None else body)
     h = sim.callback_headers(key, key_url, target, body, ctype, authorization=authorization)
     before = records_size(st)
-    r = raw_request(st.port, "POST", sim.as_bytes(target), h + list(extra_headers), body)
+    r = raw_request(st.port, "POST", as_bytes(target), h + list(extra_headers), body)
     return CallbackResult(r, new_records(st, before))
 
 

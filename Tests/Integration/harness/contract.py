@@ -297,6 +297,13 @@ def assert_http_error(resp, code: str, expect_status: int | None = None) -> dict
                              expect_status)
 
 
+def ok_json(resp) -> dict:
+    """A 200 with the standard headers; its JSON body."""
+    assert resp.status_code == 200, f"{resp.status_code}: {resp.text[:400]}"
+    assert_std_headers(resp)
+    return resp.json()
+
+
 def assert_std_headers(resp) -> None:
     ct = resp.headers.get("Content-Type", "")
     assert ct.split(";")[0].strip().lower() == "application/json", f"Content-Type {ct!r}"

@@ -205,10 +205,6 @@ HOSTILE_IDS = [h[0] for h in HOSTILE]
 HOSTILE_BY_ID = dict(HOSTILE)
 
 
-def as_bytes(v: bytes | str) -> bytes:
-    return v if isinstance(v, bytes) else v.encode("utf-8")
-
-
 def with_profile(profile_name: str, params: list) -> list:
     return [("profile", profile_name)] + params
 

@@ -19,6 +19,11 @@ from harness.processes import record_response
 HANG_TIMEOUT = 10.0
 
 
+def as_bytes(v: bytes | str) -> bytes:
+    """Bytes as given; text as UTF-8."""
+    return v if isinstance(v, bytes) else v.encode("utf-8")
+
+
 class RawResponse:
     """Status, headers (case-insensitive) and body of one answer; `elapsed` in seconds."""
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.credentials import cred_env
+from harness.credentials import clean_env, cred_env
 
 ROOT = Path(__file__).resolve().parents[3]
 UPSIGN_BIN = os.environ.get("UPSIGN_BIN") or str(ROOT / ".build" / "debug" / "upsign")
@@ -52,6 +52,16 @@ def run_cli(args: list[str], env: dict | None = None, timeout: float = 30) -> su
     CAPTURED_OUTPUT.append((f"cli {args[:1]} stdout", proc.stdout))
     CAPTURED_OUTPUT.append((f"cli {args[:1]} stderr", proc.stderr))
     return proc
+
+
+def check_config(path) -> subprocess.CompletedProcess:
+    """`upsign check-config --config PATH` without any credential in the environment."""
+    return run_cli(["check-config", "--config", str(path)], env=clean_env())
+
+
+def output_lines(proc) -> list[str]:
+    """The non-blank lines a process printed, stdout then stderr."""
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
 
 
 _log_counter = itertools.count()
