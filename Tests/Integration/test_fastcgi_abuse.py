@@ -746,8 +746,10 @@ def test_stalled_clients(rig):
         assert "error" not in info, f"{name}: {info}"
         closed = info.get("closed_after")
         assert closed is not None, f"{name}: the worker never closed a stalled request start ({info})"
-        assert ARRIVAL_TIMEOUT - 1 <= closed <= ARRIVAL_GIVE_UP, \
-            f"{name}: closed after {closed:.1f}s; the arrival timeout is {ARRIVAL_TIMEOUT:.0f}s"
+        # Closed while the client still stalled (closed_after is set only then), and not before
+        # the arrival timeout: order, with no claim on how soon after it.
+        assert closed >= ARRIVAL_TIMEOUT - 1, \
+            f"{name}: closed after {closed:.1f}s, before the {ARRIVAL_TIMEOUT:.0f}s arrival timeout"
         assert not info["late_answer"], f"{name}: a dropped start was answered: {info['late_answer'][:200]!r}"
     body = rig.stalls["half the body"]
     assert "error" not in body, body
