@@ -40,7 +40,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from harness.frontends import FrontEndStack, basic
+from harness.frontend_stack import FrontEndStack
+from harness.frontends import basic
 from harness.http import RawResponse
 from harness.measure import say, timed
 from harness.wrk import parse_wrk

@@ -15,8 +15,8 @@ Modules, each named for what it holds:
   measure     the clock window around a request, and printing measurements (never asserted)
   apache      a private Apache httpd (its own ServerRoot, virtual hosts, mod_fcgid's log)
   cgi         a program run as Apache runs CGI (pipes or mod_cgid's socket), its answer parsed
-  frontends   lighttpd, Caddy and Apache mod_proxy_fcgi from the shipped examples, in front of
-              one worker (FrontEndStack)
+  frontends   lighttpd, Caddy and Apache mod_proxy_fcgi from the shipped examples
+  frontend_stack  one worker behind one of them, its request log read through marker requests
   rules       the contract's request rules (file names, content types, download names, mimeLimit)
   differential  the case framework of the three differential files (Case, generators,
               make_case / check_case / run_cases with per-file hooks)
