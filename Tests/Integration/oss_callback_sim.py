@@ -34,6 +34,8 @@ from typing import Callable
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from harness.http import as_bytes
+
 
 # --------------------------------------------------------------------------------------------
 # Keys
@@ -57,10 +59,6 @@ def public_pem(key) -> bytes:
 
 # --------------------------------------------------------------------------------------------
 # Signing
-
-
-def as_bytes(v: str | bytes) -> bytes:
-    return v if isinstance(v, bytes) else v.encode("utf-8")
 
 
 def string_to_sign(target: str | bytes, body: bytes) -> bytes:
@@ -143,6 +141,8 @@ class KeyServer:
         self.routes: dict[str, bytes | Callable] = {}
         self.hits: collections.Counter = collections.Counter()
         self.raw_paths: list[str] = []
+        self.tls_requests: list[tuple[str, str]] = []   # (request target, TLS version) over HTTPS
+        self.handshake_failures: list[str] = []        # TLS handshakes that failed
         self._lock = threading.Lock()
         server = self
 
@@ -161,6 +161,8 @@ class KeyServer:
                 with server._lock:
                     server.hits[norm] += 1
                     server.raw_paths.append(raw)
+                    if tls is not None:
+                        server.tls_requests.append((raw, self.connection.version()))
                 route = server.routes.get(norm)
                 if route is None:
                     return self._send(404, b"not found\n", "text/plain")
@@ -196,7 +198,9 @@ class KeyServer:
                     request.settimeout(30)
                     try:
                         wrapped = ctx.wrap_socket(request, server_side=True)
-                    except (ssl.SSLError, OSError):
+                    except (ssl.SSLError, OSError) as e:
+                        with server._lock:
+                            server.handshake_failures.append(f"{type(e).__name__}: {e}")
                         return
                     try:
                         Handler(wrapped, client_address, self)
@@ -225,6 +229,11 @@ class KeyServer:
     def snapshot(self) -> collections.Counter:
         with self._lock:
             return collections.Counter(self.hits)
+
+    def tls_snapshot(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The HTTPS requests so far, (target, TLS version) each, and the failed handshakes."""
+        with self._lock:
+            return list(self.tls_requests), list(self.handshake_failures)
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -18,14 +18,11 @@ upsign process of it is left.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import threading
@@ -35,14 +32,13 @@ from pathlib import Path
 import pytest
 
 import helpers
-from conftest import RawResponse
+from harness.apache import (MODULE_DIR, RUN_GROUP, RUN_USER, Apache, apache_bin, auth_block,
+                            world_readable_dir, write_htpasswd)
+from harness.cgi import parse_cgi, run_cgi
+from harness.measure import say, timed
+from harness.oss_v4 import check_v4
+from harness.wrk import parse_wrk
 from helpers import AKID, SECRET, UPSIGN_BIN
-from test_shutdown import parse_wrk
-from test_v4_differential import check_v4
-
-MODULE_DIR = Path("/usr/lib/apache2/modules")
-RUN_USER = RUN_GROUP = "www-data"
-APACHE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Per-tenant key pairs (profiles `shop` and `blog` name these variables).
 SHOP_AKID = "LTAI5tApacheShopTenant01"
@@ -62,12 +58,6 @@ PASSWORDS = {"alice": "alice-pw-1", "shopkeeper": "shop-pw-2", "blogger": "blog-
 JSON_CT = {"Content-Type": "application/json"}
 FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
 FCGID_CMD_THREADS = 2
-
-
-def say(capsys, text: str) -> None:
-    """Measurements go to the terminal even without -s."""
-    with capsys.disabled():
-        print("\n" + text, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,13 +86,6 @@ APACHE_SERVER = dict(helpers.STANDARD_SERVER, identity_param="REMOTE_USER",
                      tenant_param="UPSIGN_APP")
 
 
-def world_readable_dir(prefix: str) -> Path:
-    """A scratch folder the web server's user can read (Apache's children run as www-data)."""
-    d = helpers.scratch_dir(prefix)
-    os.chmod(d, 0o755)
-    return d
-
-
 @pytest.fixture(scope="module")
 def cfg() -> tuple[Path, dict]:
     d = world_readable_dir("usapc")
@@ -116,217 +99,8 @@ def cfg() -> tuple[Path, dict]:
     return path, profiles
 
 
-def write_htpasswd(directory: Path) -> Path:
-    path = directory / "htpasswd"
-    path.write_text("")
-    for user, pw in PASSWORDS.items():
-        subprocess.run(["htpasswd", "-b", "-m", str(path), user, pw], check=True,
-                       capture_output=True, timeout=10)
-    os.chmod(path, 0o644)
-    return path
-
-
 # --------------------------------------------------------------------------------------------
-# A private Apache
-
-APACHE_CONF = """\
-# Written by Tests/Integration/test_apache.py; nothing here comes from /etc/apache2.
-ServerRoot "{dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{dir}/run/httpd.pid"
-DefaultRuntimeDir "{dir}/run"
-ErrorLog "{dir}/error.log"
-LogLevel {log_level}
-LogFormat "%v %>s \\"%r\\" %D" upsign
-CustomLog "{dir}/access.log" upsign
-{user_lines}
-{load_lines}
-StartServers 1
-ServerLimit 2
-ThreadsPerChild 32
-MaxRequestWorkers 64
-MinSpareThreads 8
-MaxSpareThreads 64
-Timeout 30
-KeepAlive On
-DocumentRoot "{dir}/htdocs"
-<Directory />
-    Options FollowSymLinks
-    AllowOverride None
-    Require all denied
-</Directory>
-<Files ".ht*">
-    Require all denied
-</Files>
-<IfModule cgid_module>
-    ScriptSock "{dir}/run/cgid.sock"
-</IfModule>
-<IfModule mime_module>
-    TypesConfig /dev/null
-</IfModule>
-<IfModule fcgid_module>
-    FcgidIPCDir "{dir}/run/fcgid"
-    FcgidProcessTableFile "{dir}/run/fcgid_shm"
-</IfModule>
-
-{body}
-"""
-
-
-class Apache:
-    """A private Apache httpd (event MPM) in the foreground on a free 127.0.0.1 port; its
-    folder (ServerRoot, logs, sockets) is a scratch folder that also marks its processes."""
-
-    def __init__(self, name: str = "apache"):
-        self.name = name
-        self.dir = world_readable_dir("usapa")
-        (self.dir / "run").mkdir()
-        (self.dir / "htdocs").mkdir(mode=0o755)
-        self.port = free_port_distinct()
-        self.proc: subprocess.Popen | None = None
-        self.conf = self.dir / "httpd.conf"
-        self.error_log_path = self.dir / "error.log"
-        helpers.LOG_FILES.append(self.error_log_path)   # the end-of-suite secret scan reads it
-
-    def write(self, body: str, modules: list[str]) -> None:
-        loads = "\n".join(f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so" for m in modules)
-        users = f"User {RUN_USER}\nGroup {RUN_GROUP}" if os.geteuid() == 0 else ""
-        # mod_fcgid logs its process starts and exits at info level
-        log_level = "warn fcgid:info" if "fcgid" in modules else "warn"
-        self.conf.write_text(APACHE_CONF.format(dir=self.dir, port=self.port, user_lines=users,
-                                                load_lines=loads, log_level=log_level, body=body))
-
-    def argv(self, *extra: str) -> list[str]:
-        return [apache_bin(), "-d", str(self.dir), "-f", str(self.conf), *extra]
-
-    def configtest(self, defines: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv(*[f"-D{d}" for d in defines], "-t"), env=apache_env(),
-                              capture_output=True, text=True, timeout=30)
-
-    def start(self, defines: tuple[str, ...] = ()) -> None:
-        t = self.configtest(defines)
-        assert t.returncode == 0, f"apache2 -t refused {self.conf}:\n{t.stdout}{t.stderr}"
-        self._out = open(self.dir / "apache.out", "wb")
-        self.proc = subprocess.Popen(self.argv(*[f"-D{d}" for d in defines], "-DFOREGROUND"),
-                                     env=apache_env(), stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-        def check():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"apache exited rc={self.proc.returncode}: {self.error_log()}")
-
-        helpers.wait_tcp("127.0.0.1", self.port, proc_check=check)
-
-    def error_log(self, tail: int = 6000) -> str:
-        out = (self.dir / "apache.out").read_text(errors="replace") if (self.dir / "apache.out").exists() else ""
-        log = self.error_log_path.read_text(errors="replace") if self.error_log_path.exists() else ""
-        return (out + log)[-tail:]
-
-    def request(self, host: str, method: str, path: str, *, user: str | None = None,
-                headers: dict | None = None, data: str | bytes | None = None,
-                timeout: float = 30) -> RawResponse:
-        """One request on its own connection, the path sent byte for byte, Host naming the
-        virtual host, Basic credentials for `user` from PASSWORDS."""
-        h = {"Host": host, **(headers or {})}
-        if user is not None:
-            token = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
-            h["Authorization"] = f"Basic {token}"
-        body = data.encode() if isinstance(data, str) else data
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=h)
-            resp = conn.getresponse()
-            r = RawResponse(resp, resp.read())
-        finally:
-            conn.close()
-        helpers.record_response(f"apache {host} {method} {path[:80]}", r)
-        return r
-
-    def our_processes(self) -> list[tuple[int, str]]:
-        """Every process whose command line or environment names this Apache's folder: the
-        httpd processes, mod_fcgid's upsign processes (--config in the folder), CGI processes
-        (UPSIGN_CONFIG or a wrapper in the folder)."""
-        marker = str(self.dir).encode()
-        found = []
-        for p in Path("/proc").iterdir():
-            if not p.name.isdigit() or int(p.name) == os.getpid():
-                continue
-            try:
-                cmd = (p / "cmdline").read_bytes()
-                env = (p / "environ").read_bytes()
-            except OSError:
-                continue
-            if marker in cmd or marker in env:
-                found.append((int(p.name), cmd.replace(b"\0", b" ").decode(errors="replace")[:200]))
-        return found
-
-    def stop(self) -> list[tuple[int, str]]:
-        """SIGTERM (Apache stops its children, mod_fcgid its processes); returns the processes
-        still there 10 s later, after killing them."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if self.proc is not None:
-            self._out.close()
-        deadline = time.monotonic() + 10
-        left = self.our_processes()
-        while left and time.monotonic() < deadline:
-            time.sleep(0.1)
-            left = self.our_processes()
-        for pid, _ in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return left
-
-    # mod_fcgid's process log (LogLevel fcgid:info)
-    def fcgid_started(self) -> dict[int, str]:
-        """pid → virtual host of every upsign process mod_fcgid started."""
-        return {int(m.group(2)): m.group(1) for m in re.finditer(
-            r"mod_fcgid: server ([^:\s]+):.+?\((\d+)\) started", self.error_log(tail=10**7))}
-
-    def fcgid_exits(self) -> list[dict]:
-        rows = []
-        for line in self.error_log(tail=10**7).splitlines():
-            m = re.search(r"mod_fcgid: process (.+)\((\d+)\) exit\(([^)]*)\), (.*)$", line)
-            if m:
-                rows.append({"pid": int(m.group(2)), "why": m.group(3), "how": m.group(4).strip()})
-        return rows
-
-    def sigkilled(self) -> set[int]:
-        return {int(m.group(1)) for m in re.finditer(
-            r"mod_fcgid: process (\d+) graceful kill fail, sending SIGKILL", self.error_log(tail=10**7))}
-
-
-_used_ports: set[int] = set()
-
-
-def free_port_distinct() -> int:
-    while True:
-        p = helpers.free_port()
-        if p not in _used_ports:
-            _used_ports.add(p)
-            return p
-
-
-def apache_bin() -> str:
-    b = shutil.which("apache2", path=APACHE_PATH)
-    if not b:
-        pytest.fail("apache2 not installed (deploy/install-deps.sh installs apache2 and "
-                    "libapache2-mod-fcgid)")
-    return b
-
-
-def apache_env() -> dict:
-    # Nothing of the test's environment (credentials in particular) reaches Apache or upsign
-    # except what the configuration passes on.
-    return {"PATH": APACHE_PATH, "LANG": "C"}
+# Apache (harness/apache.py)
 
 
 @pytest.fixture(scope="module")
@@ -343,14 +117,6 @@ def apache_ready(need_root):
     if probe.returncode != 0:
         pytest.fail(f"{UPSIGN_BIN} is not executable by {RUN_USER} (Apache runs CGI and FastCGI "
                     "programs as its own user); put the binary where that user can reach it")
-
-
-def auth_block(htpasswd: Path) -> str:
-    return f"""AuthType Basic
-        AuthName "upload"
-        AuthBasicProvider file
-        AuthUserFile "{htpasswd}"
-        Require valid-user"""
 
 
 # Tenant from the logged-in user: mod_rewrite runs in the fixup phase, after authentication.
@@ -415,13 +181,13 @@ class Site:
 @pytest.fixture(scope="module")
 def site(apache_ready, cfg):
     base_config, profiles = cfg
-    apache = Apache("site")
+    apache = Apache("site", PASSWORDS)
     # Every path the upsign processes see lies in Apache's folder, which marks them for the
     # leftover check at teardown.
     config = apache.dir / "upsign.toml"
     shutil.copy(base_config, config)
     os.chmod(config, 0o644)
-    htpasswd = write_htpasswd(apache.dir)
+    htpasswd = write_htpasswd(apache.dir / "htpasswd", PASSWORDS)
     wrapper = apache.dir / "upsign-wrapper.cgi"
     wrapper.write_text(f'#!/bin/sh\nexec "{UPSIGN_BIN}" serve --config "{config}"\n')
     os.chmod(wrapper, 0o755)
@@ -471,12 +237,6 @@ MODES = ["fcgid", "cgi"]
 
 def host(mode: str, kind: str = "auth") -> str:
     return f"{mode}.test" if kind == "auth" else f"{mode}-{kind}.test"
-
-
-def timed(fn, *a, **kw):
-    t0 = time.time()
-    r = fn(*a, **kw)
-    return r, (t0, time.time())
 
 
 def ok_json(r, apache: Apache) -> dict:
@@ -771,87 +531,6 @@ def cgi_env(config: Path, method: str, path: str, query: str = "", *, user: str 
     return env
 
 
-def run_cgi(argv: list[str], env: dict, body: bytes = b"", stdin: str = "pipe",
-            timeout: float = 20) -> tuple[int, bytes, str, float]:
-    """Run upsign as a web server runs a CGI program. stdin="pipe": mod_cgi (pipes, EOF after
-    the body). stdin="socket": mod_cgid (one connected unix socket as fd 0 and fd 1, kept open
-    after the body, so only CONTENT_LENGTH says where the body ends)."""
-    t0 = time.perf_counter()
-    if stdin == "pipe":
-        p = subprocess.run(argv, env=env, input=body, capture_output=True, timeout=timeout)
-        out, err, rc = p.stdout, p.stderr.decode(errors="replace"), p.returncode
-    else:
-        ours, theirs = socket.socketpair()
-        proc = subprocess.Popen(argv, env=env, stdin=theirs.fileno(), stdout=theirs.fileno(),
-                                stderr=subprocess.PIPE)
-        theirs.close()
-        ours.sendall(body)
-        ours.settimeout(timeout)
-        chunks = []
-        try:
-            while True:
-                d = ours.recv(65536)
-                if not d:
-                    break
-                chunks.append(d)
-        except socket.timeout:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"no end of output after {timeout}s with the socket kept open: "
-                                 "upsign waits for EOF instead of reading CONTENT_LENGTH bytes")
-        except ConnectionResetError:
-            rc = proc.wait(timeout=timeout)
-            raise AssertionError(
-                f"the answer was lost (ECONNRESET, exit {rc}): upsign exited leaving "
-                f"{len(body)} body bytes unread on the socket it shares with the server, and "
-                "the kernel resets such a socket; mod_cgid then sees 'Connection reset by peer' "
-                "instead of the answer. Reading (or draining) CONTENT_LENGTH bytes before exit "
-                "avoids it.") from None
-        finally:
-            ours.close()
-        err_b = proc.stderr.read()
-        rc = proc.wait(timeout=timeout)
-        out, err = b"".join(chunks), err_b.decode(errors="replace")
-    took = time.perf_counter() - t0
-    helpers.CAPTURED_OUTPUT.append(("cgi stdout", out.decode(errors="replace")))
-    helpers.CAPTURED_OUTPUT.append(("cgi stderr", err))
-    return rc, out, err, took
-
-
-def parse_cgi(out: bytes, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    """A CGI response, strictly: `Status:` first, one `Name: value` per line, every line ending
-    the same way (CRLF or LF), a blank line, then exactly Content-Length bytes of body."""
-    ends = [(out.find(sep), sep) for sep in (b"\r\n\r\n", b"\n\n") if out.find(sep) >= 0]
-    assert ends, f"no blank line after the headers: {out[:300]!r}"
-    pos, sep = min(ends)
-    eol = sep[: len(sep) // 2]
-    head, body = out[:pos], out[pos + len(sep):]
-    lines = head.split(eol)
-    for line in lines:
-        assert b"\r" not in line and b"\n" not in line, f"mixed line ends in the headers: {head!r}"
-    m = re.fullmatch(rb"Status: (\d{3}) (\S.*)", lines[0])
-    assert m, f"first line is not a CGI Status line: {lines[0]!r}"
-    status = int(m.group(1))
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        hm = re.fullmatch(rb"([A-Za-z0-9-]+): (.*)", line)
-        assert hm, f"malformed header line {line!r}"
-        name = hm.group(1).decode().lower()
-        assert name not in headers and name != "status", f"header {name} twice: {head!r}"
-        headers[name] = hm.group(2).decode()
-    if method == "HEAD":
-        assert body == b"", f"HEAD answered with a body: {body[:100]!r}"
-    else:
-        assert headers.get("content-length") == str(len(body)), \
-            f"Content-Length {headers.get('content-length')!r} for {len(body)} bytes after the headers"
-    want = {"content-type", "cache-control", "content-length"} | ({"allow"} if status == 405 else set())
-    assert set(headers) == want or (method == "HEAD" and set(headers) == want - {"content-length"}), \
-        f"headers {sorted(headers)} != {sorted(want)}"
-    assert headers["content-type"].split(";")[0].strip() == "application/json", headers
-    assert headers["cache-control"].lower() == "no-store", headers
-    return status, headers, body
-
-
 def check_cgi_run(rc: int, out: bytes, err: str, method: str = "GET"):
     assert rc == 0, f"exit {rc}; stdout={out[:300]!r} stderr={err[-500:]!r}"
     for line in err.splitlines():
@@ -1059,7 +738,7 @@ def example_setup(apache: Apache, *, plain_cgi: bool) -> tuple[str, dict]:
     """The rendered example in one virtual host, the .htaccess example in another; the
     operator's paths and the fake demo credentials replaced by the test's."""
     d = apache.dir
-    htpasswd = write_htpasswd(d)
+    htpasswd = write_htpasswd(d / "htpasswd", PASSWORDS)
     prof = {"avatar": helpers.profile()}
     conf = helpers.write_config(d, server={"base_path": "/upload", "identity_param": "REMOTE_USER"},
                                 profiles=prof, name="example.toml")
@@ -1134,7 +813,7 @@ EXAMPLE_MODULES = ["mpm_event", "authz_core", "authn_core", "authn_file", "auth_
 
 
 def test_example_conf_mod_fcgid_and_htaccess(apache_ready):
-    apache = Apache("example-fcgid")
+    apache = Apache("example-fcgid", PASSWORDS)
     body, profiles = example_setup(apache, plain_cgi=False)
     apache.write(body, EXAMPLE_MODULES + ["fcgid"])
     try:
@@ -1148,7 +827,7 @@ def test_example_conf_mod_fcgid_and_htaccess(apache_ready):
 def test_example_conf_plain_cgi_and_htaccess(apache_ready):
     """`Define UPSIGN_PLAIN_CGI` (here -D) and no mod_fcgid loaded: the CGI variant of the
     example and the .htaccess file's CGI branch."""
-    apache = Apache("example-cgi")
+    apache = Apache("example-cgi", PASSWORDS)
     body, profiles = example_setup(apache, plain_cgi=True)
     apache.write(body, EXAMPLE_MODULES + ["cgid"])
     try:

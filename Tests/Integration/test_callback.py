@@ -4,7 +4,7 @@
 Expectations come from the contract (/tmp/upsign-spec.md, "Addendum 3 (issue 4)") and the vendor
 facts (shared/reference/direct-upload.md, "OSS upload callback"); OSS itself is played by
 oss_callback_sim.py (RSA key pair, a loopback key server, OSS's signing), the policy side is
-checked with the SDK signature oracles (oracle.py via test_security.oss_rejections). Nothing here
+checked with the SDK signature oracles (oracle.py via harness.verdicts.oss_rejections). Nothing here
 is derived from upsign's sources.
 
 Readings of the contract that a test depends on (see the report for the open questions):
@@ -27,7 +27,6 @@ Runtime: ~12 s, of which ~5 s is the 10,000-callback test and 5 s the slow key s
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import http.client
 import json
 import re
@@ -35,178 +34,25 @@ import threading
 import time
 import urllib.parse
 import uuid as uuidlib
-from pathlib import Path
 
 import pytest
 
 import helpers
+import oracle
 import oss_callback_sim as sim
-import pki
-import test_security as sec
+from harness.callback_checks import (Issued, check_error, check_issued, check_ok, check_record, issue,
+                                     issued, json_body, main_url, new_records, oss_body, oss_values,
+                                     records_size, send_callback)
+from harness.callbacks import FORM_BODY, SERVER, XVARS, CbStack, config_text, write_stack_config
+from harness.http import as_bytes, raw_request
+from harness.stack import start_stack
+from harness.verdicts import cond_norm, oss_rejections
 from helpers import AKID
 
-UTC = dt.timezone.utc
 P = helpers.profile
 
 # --------------------------------------------------------------------------------------------
-# Configuration under test
-
-SERVER = {
-    "base_path": "/upload",
-    "identity_param": "UPSIGN_USER",
-    "threads": 16,
-    "max_body": 65536,
-    "default_profile": "cb",
-    "max_expires_in": 3600,
-}
-
-_common = dict(extensions=None, content_types=None, min_size=1, max_size=10485760, expires_in=600)
-PROFILES = {
-    # native V1, two callback URLs, host, sni, JSON body with the identity and a custom var
-    "cb": P(format="native", signature="v1", bucket="cb-bucket",
-            endpoint="https://cb-bucket.oss-cn-hangzhou.aliyuncs.com",
-            key="uploads/{user}/{uuid}{ext}", **_common),
-    # native V4, one URL (a plain string), no host/sni/body_type: the defaults
-    "cb4": P(format="native", signature="v4", region="oss-cn-shanghai", bucket="cb4-bucket",
-             endpoint="https://cb4-bucket.oss-cn-shanghai.aliyuncs.com",
-             key="uploads4/{user}/{uuid}{ext}", **_common),
-    # native V1, form-encoded body naming the identity `x:user`, sni explicitly false
-    "cbform": P(format="native", signature="v1", bucket="cbf-bucket",
-                endpoint="https://cbf-bucket.oss-cn-hangzhou.aliyuncs.com",
-                key="forms/{user}/{uuid}{ext}", **_common),
-    # Aliyun's sample front end (V4), a callback without x: vars
-    "cbapp": P(format="aliyun-appserver", signature="v4", region="cn-beijing", bucket="cba-bucket",
-               endpoint="https://cba-bucket.oss-cn-beijing.aliyuncs.com",
-               key="appsrv/{user}/{uuid}{ext}", extensions=None, content_types=None),
-    # no callback at all
-    "plain": P(format="native", signature="v1", bucket="plain-bucket",
-               endpoint="https://plain-bucket.oss-cn-hangzhou.aliyuncs.com",
-               key="plain/{user}/{uuid}{ext}", **_common),
-}
-
-CB_BODY = ('{"bucket":${bucket},"object":${object},"etag":${etag},"size":${size},'
-           '"mimeType":${mimeType},"user":${x:user},"album":${x:album}}')
-CB4_BODY = ('{"bucket":${bucket},"object":${object},"etag":${etag},"size":${size},'
-            '"mimeType":${mimeType},"user":${x:user}}')
-FORM_BODY = "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&mimeType=${mimeType}&x:user=${x:user}"
-APP_BODY = "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&mimeType=${mimeType}"
-
-CALLBACKS = {
-    "cb": {"url": ["https://app.example.com/upload/callback?src=oss&b=%2F",
-                   "https://backup.example.com/upload/callback"],
-           "host": "app.example.com", "body": CB_BODY, "body_type": "application/json", "sni": True},
-    "cb4": {"url": "https://app.example.com/upload/callback", "body": CB4_BODY},
-    "cbform": {"url": "https://app.example.com/upload/callback?via=form", "host": "app.example.com",
-               "body": FORM_BODY, "body_type": "application/x-www-form-urlencoded", "sni": False},
-    "cbapp": {"url": "https://app.example.com/upload/callback", "body": APP_BODY,
-              "body_type": "application/x-www-form-urlencoded"},
-}
-XVARS = {"cb": ["user", "album"], "cb4": ["user"], "cbform": ["user"], "cbapp": []}
-
-RESPONSE = ('{"ok":true,"key":"${object}","bucket":"${bucket}","size":"${size}",'
-            '"mimeType":"${mimeType}","etag":"${etag}"}')
-RECORD_KEYS = {"bucket", "key", "size", "mimeType", "etag", "user", "time"}
-
-KEY_PREFIX_PATH = "/ossk/"       # the allow-listed part of the key server
-
-
-BINDING_SECRET = "itest-callback-binding-" + "5" * 40
-
-
-def config_text(*, records: Path | None, prefixes: list[str], public_key_file: str | None = None,
-                server: dict = SERVER, profiles: dict = PROFILES, callbacks: dict = CALLBACKS,
-                response: str | None = RESPONSE, callback_section: bool = True,
-                require_binding: bool = True, ca_file: Path | None = None,
-                forward: str | None = None, forward_timeout: float | str | None = None,
-                secret_dir: Path | None = None) -> str:
-    """The test configuration. Its binding secret is written next to `records` (into
-    `secret_dir` when given, which a config without records needs). Stacks whose
-    tests send callbacks no policy issued (OSS signature, key fetching) set require_binding
-    False; the binding tests keep the default. `records` None writes no `records =` line;
-    `forward` / `forward_timeout` (test_callback_forward.py) add those keys after it."""
-    tv = helpers._toml_value
-    text = helpers.toml_text(server, profiles)
-    for name, cb in callbacks.items():
-        text += f"\n[profiles.{name}.callback]\n" + "".join(f"{k} = {tv(v)}\n" for k, v in cb.items())
-    if callback_section:
-        secret = Path(secret_dir if secret_dir is not None else Path(records).parent) / "binding.key"
-        secret.parent.mkdir(parents=True, exist_ok=True)
-        secret.write_text(BINDING_SECRET + "\n")
-        secret.chmod(0o600)
-        text += "\n[callback]\n"
-        text += f"binding_secret = {tv(str(secret))}\n"
-        if not require_binding:
-            text += "require_binding = false\n"
-        text += f"public_key_url_prefixes = {tv(prefixes)}\n"
-        if ca_file is not None:
-            text += f"ca_file = {tv(str(ca_file))}\n"
-        if public_key_file is not None:
-            text += f"public_key_file = {tv(public_key_file)}\n"
-        if records is not None:
-            text += f"records = {tv(str(records))}\n"
-        if forward is not None:
-            text += f"forward = {tv(forward)}\n"
-        if forward_timeout is not None:
-            text += "forward_timeout = " + (repr(forward_timeout) if isinstance(forward_timeout, float)
-                                            else tv(forward_timeout)) + "\n"
-        if response is not None:
-            text += f"response = {tv(response)}\n"
-    import tomllib
-    tomllib.loads(text)   # the harness's own TOML must be valid
-    return text
-
-
-# --------------------------------------------------------------------------------------------
-# Fixtures: keys, key servers, stacks
-
-
-class Keys:
-    def __init__(self):
-        self.main = sim.new_key(1024)      # what the allow-listed key server serves
-        self.other = sim.new_key(1024)     # an attacker's key
-        self.pinned = sim.new_key(1024)    # the public_key_file stack's key
-        self.k512 = sim.new_key(512)       # the size of OSS's real callback key
-        self.k2048 = sim.new_key(2048)
-
-
-@pytest.fixture(scope="module")
-def keys():
-    return Keys()
-
-
-@pytest.fixture(scope="module")
-def key_pki(tmp_path_factory):
-    """The CA upsign trusts for key fetches (callback.ca_file) and the key server's certificate."""
-    d = tmp_path_factory.mktemp("pki")
-    ca = pki.CA("upsign test CA")
-    return {"ca_file": ca.write(d / "ca.pem"), "tls": ca.leaf(d, "keys", pki.LOOPBACK)}
-
-
-@pytest.fixture(scope="module")
-def keyserver(keys, key_pki):
-    # HTTPS, as upsign fetches every key; its URLs stay http:// as OSS writes them.
-    ks = sim.KeyServer(tls=key_pki["tls"])
-    ks.ca_file = key_pki["ca_file"]
-    pem = sim.public_pem(keys.main)
-    ks.add("/ossk/main.pem", pem)
-    ks.add("/ossk/cache.pem", pem)
-    ks.add("/ossk/cache2.pem", pem)
-    ks.add("/ossk/conc.pem", pem)
-    ks.add("/ossk/k512.pem", sim.public_pem(keys.k512))
-    ks.add("/ossk/k2048.pem", sim.public_pem(keys.k2048))
-    ks.add("/ossk/other-served.pem", sim.public_pem(keys.other))
-    # outside the allow-listed prefix, serving the attacker's key
-    ks.add("/evil/other.pem", sim.public_pem(keys.other))
-    ks.add("/osskevil/other.pem", sim.public_pem(keys.other))
-    # misbehaving keys, all inside the prefix
-    ks.add("/ossk/garbage.pem", b"this is not a PEM public key\n" * 4)
-    ks.add("/ossk/empty.pem", b"")
-    ks.add("/ossk/big.pem", pem + b"# padding\n" * 7000)              # 70 KB, a valid PEM first
-    ks.add("/ossk/endless.pem", sim.endless_route(pem))
-    ks.add("/ossk/status500.pem", sim.status_route(500, pem))
-    ks.add("/ossk/slow.pem", sim.slow_route(pem, 9.0))
-    yield ks
-    ks.close()
+# Fixtures of this module (keys, key_pki, keyserver, dead_port: conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -220,47 +66,15 @@ def outside(keys):
 
 
 @pytest.fixture(scope="module")
-def dead_port():
-    return helpers.free_port()     # nothing listens there
-
-
-@pytest.fixture(scope="module")
 def keyserver_redirect(keyserver, outside):
     keyserver.add("/ossk/redirect.pem", sim.redirect_route(outside.url("/evil.pem")))
     return keyserver
 
 
-def _write_stack_config(name: str, keyserver, dead_port, *, with_records: bool = True,
-                        **kw) -> tuple[Path, Path | None]:
-    """The stack's config in a scratch directory, and its records file (None, and no
-    `records =` line, when `with_records` is False: the binding secret then sits in
-    `records/` all the same)."""
-    d = helpers.scratch_dir(f"uscb{name}")
-    records = d / "records" / "uploads.jsonl"
-    records.parent.mkdir()
-    if with_records:
-        records.write_bytes(b"")
-    else:
-        kw.setdefault("secret_dir", records.parent)
-        records = None
-    prefixes = [keyserver.url(KEY_PREFIX_PATH), f"http://127.0.0.1:{dead_port}{KEY_PREFIX_PATH}"]
-    cfg = d / "upsign.toml"
-    kw.setdefault("ca_file", getattr(keyserver, "ca_file", None))
-    cfg.write_text(config_text(records=records, prefixes=prefixes, **kw))
-    return cfg, records
-
-
-class CbStack:
-    def __init__(self, stack, records: Path, cfg: Path):
-        self.stack, self.records, self.cfg = stack, records, cfg
-        self.port = stack.nginx.port
-
-
 @pytest.fixture(scope="module")
 def cb_stack(nginx_bin, keyserver_redirect, dead_port):
-    import conftest
-    cfg, records = _write_stack_config("main", keyserver_redirect, dead_port, require_binding=False)
-    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
+    cfg, records = write_stack_config("main", keyserver_redirect, dead_port, require_binding=False)
+    s = start_stack(cfg, env=helpers.cred_env(token=True))
     yield CbStack(s, records, cfg)
     s.close()
 
@@ -269,7 +83,7 @@ def cb_stack(nginx_bin, keyserver_redirect, dead_port):
 def cb_live(cb_stack):
     """The main stack, once the binary has a callback route (until then these tests fail here,
     saying so, instead of at a confusing assertion)."""
-    r = sec.raw_request(cb_stack.port, "POST", b"/upload/callback", [(b"Content-Type", b"application/json")],
+    r = raw_request(cb_stack.port, "POST", b"/upload/callback", [(b"Content-Type", b"application/json")],
                         b"{}")
     if r.status_code == 404 and b"not_found" in r.content:
         pytest.fail("POST /upload/callback answers 404 not_found: the binary has no callback route yet")
@@ -278,230 +92,13 @@ def cb_live(cb_stack):
 
 @pytest.fixture(scope="module")
 def pinned_stack(nginx_bin, keys, keyserver, dead_port):
-    import conftest
     d = helpers.scratch_dir("uscbpin")
     pem = d / "oss-callback-pub.pem"
     pem.write_bytes(sim.public_pem(keys.pinned))
-    cfg, records = _write_stack_config("pin", keyserver, dead_port, public_key_file=str(pem), require_binding=False)
-    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
+    cfg, records = write_stack_config("pin", keyserver, dead_port, public_key_file=str(pem), require_binding=False)
+    s = start_stack(cfg, env=helpers.cred_env(token=True))
     yield CbStack(s, records, cfg)
     s.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Expectations
-
-
-TOKEN_RE = re.compile(r"1\.\d+\.(?:e|p\d+)\.(?:[0-9a-f]{2})*\.[0-9a-f]{64}")
-
-
-def bound_body(body: str, body_type: str, token: str) -> str:
-    """The contract's callbackBody for one upload: the profile's body with the binding members
-    (the token as text, the bucket and object for OSS to fill) added last."""
-    if body_type == "application/json":
-        head, close = body.rsplit("}", 1)
-        sep = "" if head.strip() in ("{", "") else ","
-        return (f'{head}{sep}"upsign_bind":"{token}","upsign_bucket":${{bucket}},'
-                f'"upsign_object":${{object}}}}{close}')
-    return f"{body}&upsign_bind={token}&upsign_bucket=${{bucket}}&upsign_object=${{object}}"
-
-
-def expected_callback_json(name: str, token: str | None = None) -> str:
-    cb = CALLBACKS[name]
-    urls = cb["url"] if isinstance(cb["url"], list) else [cb["url"]]
-    d = {"callbackUrl": ";".join(urls)}
-    if "host" in cb:
-        d["callbackHost"] = cb["host"]
-    body_type = cb.get("body_type", "application/json")
-    d["callbackBody"] = cb["body"] if token is None else bound_body(cb["body"], body_type, token)
-    d["callbackBodyType"] = cb.get("body_type", "application/json")
-    if "sni" in cb:
-        d["callbackSNI"] = cb["sni"]
-    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
-
-
-def check_callback_value(value: str, name: str) -> None:
-    raw = base64.b64decode(value, validate=True)
-    tokens = TOKEN_RE.findall(json.loads(raw)["callbackBody"])
-    assert len(tokens) == 1, f"{name}: {len(tokens)} binding tokens in {raw!r}"
-    want = expected_callback_json(name, tokens[0])
-    assert base64.b64encode(raw).decode() == value, f"callback base64 not canonical: {value!r}"
-    got = raw.decode("utf-8")
-    assert json.loads(got) == json.loads(want), f"{name}: callback JSON {got} != {want}"
-    assert list(json.loads(got)) == list(json.loads(want)), f"{name}: member order {got} != {want}"
-    # compact: no whitespace outside string literals (string escapes such as \u0026 for `&` are
-    # a JSON writer's choice; OSS decodes the JSON)
-    outside_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', got)
-    assert not re.search(r"\s", outside_strings), f"{name}: callback JSON not compact: {got}"
-    if got != want:
-        NOTES.append(f"callback JSON of {name} differs from the plain compact text only in escapes: {got}")
-
-
-def check_error(r, code: str | None, status: int) -> str:
-    """A JSON error with `status`; `code` None = any code (reported). Returns the code."""
-    assert r.status_code == status, f"status {r.status_code} != {status} ({code}): {r.text[:400]!r}"
-    ct = r.headers.get("content-type", "")
-    assert ct.split(";")[0].strip().lower() == "application/json", f"Content-Type {ct!r}: {r.text[:200]!r}"
-    doc = json.loads(r.content)
-    assert set(doc) == {"error"} and set(doc["error"]) == {"code", "message"}, r.text[:400]
-    got = doc["error"]["code"]
-    if code is not None:
-        assert got == code, f"code {got!r} != {code!r}: {r.text[:400]}"
-    OBSERVED_CODES.setdefault(f"{status}", set()).add(got)
-    return got
-
-
-OBSERVED_CODES: dict[str, set] = {}
-NOTES: list[str] = []
-
-
-def issue(st: CbStack, params: list, user: str | None = "alice", transport: str = "query"):
-    return sec.send(st.stack, transport, params, user=user)
-
-
-class Issued:
-    """A 200 answer reduced to the form a client posts (what OSS receives)."""
-
-    def __init__(self, r, name: str, fmt: str):
-        assert r.status_code == 200, f"{name}/{fmt}: {r.status_code} {r.text[:500]}"
-        sec.check_body_bytes(r, f"{name}/{fmt}")
-        self.body = body = json.loads(r.content)
-        self.name, self.prof = name, PROFILES[name]
-        if fmt == "native":
-            assert set(body) == {"provider", "method", "url", "key", "expiresAt", "fields"}, sorted(body)
-            self.fields = body["fields"]
-            self.key = body["key"]
-            assert self.fields["key"] == self.key
-        elif fmt == "uppy":
-            assert set(body) == {"method", "url", "fields", "headers"}, sorted(body)
-            self.fields = body["fields"]
-            self.key = self.fields["key"]
-        elif fmt == "aliyun-appserver":
-            want = {"host", "policy", "x_oss_signature_version", "x_oss_credential", "x_oss_date",
-                    "signature", "security_token", "dir", "expire", "callback"}
-            assert set(body) == want, f"appserver V4+STS+callback keys {sorted(body)} != {sorted(want)}"
-            self.key = body["dir"] + "photo.jpg"
-            self.fields = {"key": self.key, "policy": body["policy"],
-                           "x-oss-signature-version": body["x_oss_signature_version"],
-                           "x-oss-credential": body["x_oss_credential"], "x-oss-date": body["x_oss_date"],
-                           "x-oss-signature": body["signature"], "success_action_status": "200",
-                           "callback": body["callback"], "x-oss-security-token": body["security_token"]}
-        else:
-            raise ValueError(fmt)
-        self.policy = json.loads(base64.b64decode(self.fields["policy"]))
-        self.conds = self.policy["conditions"]
-        self.lo = [c for c in self.conds if isinstance(c, list) and c[0] == "content-length-range"][0][1]
-
-
-def check_issued(iss: Issued, *, user: str, xvals: dict, fmt: str) -> None:
-    """The callback field, the x: fields, their pins and order; the whole form passes OSS's
-    checks (signature by the SDK oracles, every condition, token)."""
-    name, f = iss.name, iss.fields
-    assert "callback" in f, f"{name}/{fmt}: no callback field: {sorted(f)}"
-    check_callback_value(f["callback"], name)
-    assert {"callback": f["callback"]} in iss.conds, f"{name}: callback not pinned as {{\"callback\":V}}: {iss.conds}"
-    want_x = {"x:" + n: (user if n == "user" else xvals[n]) for n in XVARS[name]}
-    got_x = {k: v for k, v in f.items() if k.lower().startswith("x:")}
-    assert got_x == want_x, f"{name}/{fmt}: x: fields {got_x} != {want_x}"
-    for k, v in want_x.items():
-        assert ["eq", "$" + k, v] in iss.conds, f"{name}: {k} not pinned with eq: {iss.conds}"
-    if fmt in ("native", "uppy"):
-        order = list(f)
-        tail = ["callback"] + list(want_x) + ["x-oss-security-token"]
-        assert order[-len(tail):] == tail, f"{name}/{fmt}: field order {order}; want it to end with {tail}"
-    why = sec.oss_rejections(f, iss.prof["bucket"], max(iss.lo, 1))
-    assert not why, f"{name}/{fmt}: the answer's own form fails OSS's checks: {why}"
-
-
-# --------------------------------------------------------------------------------------------
-# OSS's side: send a signed callback
-
-
-class CallbackResult:
-    def __init__(self, r, new_records: list[bytes]):
-        self.r, self.new_records = r, new_records
-
-
-def records_size(st: CbStack) -> int:
-    return st.records.stat().st_size
-
-
-def new_records(st: CbStack, before: int) -> list[bytes]:
-    data = st.records.read_bytes()[before:]
-    if not data:
-        return []
-    return data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
-
-
-def send_callback(st: CbStack, target: str | bytes, body: bytes, *, key, key_url: str | None,
-                  ctype: str = "application/json", authorization: str | None = "sign",
-                  sign_target: str | bytes | None = None, sign_body: bytes | None = None,
-                  extra_headers: list = ()) -> CallbackResult:
-    if authorization == "sign":
-        authorization = sim.sign(key, sign_target if sign_target is not None else target,
-                                 sign_body if sign_body is not None else body)
-    h = sim.callback_headers(key, key_url, target, body, ctype, authorization=authorization)
-    before = records_size(st)
-    r = sec.raw_request(st.port, "POST", sim.as_bytes(target), h + list(extra_headers), body)
-    return CallbackResult(r, new_records(st, before))
-
-
-def oss_values(**over) -> dict:
-    v = {"bucket": "cb-bucket", "object": f"uploads/alice/{uuidlib.uuid4()}.jpg",
-         "etag": uuidlib.uuid4().hex.upper(), "size": 123456, "mimeType": "image/jpeg",
-         "x:user": "alice", "x:album": "summer-2026"}
-    v.update(over)
-    return v
-
-
-def json_body(values: dict) -> bytes:
-    return sim.render_callback_body(CB_BODY, "application/json", values)
-
-
-def expected_response(values: dict) -> dict:
-    def sub(m):
-        return json.dumps(str(values.get(m.group(1), "")), ensure_ascii=False)[1:-1]
-    return json.loads(sim.VAR_RE.sub(sub, RESPONSE))
-
-
-def check_ok(res: CallbackResult, values: dict, *, user: str | None, window: tuple[float, float],
-             check_user: bool = True) -> dict:
-    r = res.r
-    assert r.status_code == 200, f"status {r.status_code}: {r.text[:500]!r}"
-    ct = r.headers.get("content-type", "")
-    assert ct.split(";")[0].strip().lower() == "application/json", f"Content-Type {ct!r}"
-    assert r.headers.get("content-length") == str(len(r.content)), \
-        f"Content-Length {r.headers.get('content-length')!r} for {len(r.content)} bytes"
-    assert len(r.content) <= 1024 * 1024
-    assert json.loads(r.content) == expected_response(values), f"response {r.text!r}"
-    assert len(res.new_records) == 1, f"{len(res.new_records)} record lines for one callback: {res.new_records}"
-    return check_record(res.new_records[0], values, user=user, window=window, check_user=check_user)
-
-
-def check_record(line: bytes, values: dict, *, user: str | None, window: tuple[float, float] | None,
-                 check_user: bool = True) -> dict:
-    rec = json.loads(line)
-    assert isinstance(rec, dict), line
-    if check_user:
-        assert set(rec) == RECORD_KEYS, f"record members {sorted(rec)} != {sorted(RECORD_KEYS)}: {line!r}"
-        assert rec["user"] == user, f"record user {rec['user']!r} != {user!r}"
-    else:
-        assert RECORD_KEYS - {"user"} <= set(rec) <= RECORD_KEYS, f"record members {sorted(rec)}: {line!r}"
-    assert rec["bucket"] == values["bucket"], rec
-    assert rec["key"] == values["object"], rec
-    assert rec["mimeType"] == values["mimeType"], rec
-    assert rec["etag"] == values["etag"], rec
-    size = rec["size"]
-    assert (type(size) is int and size == int(values["size"])) or \
-        (isinstance(size, str) and size == str(values["size"])), f"record size {size!r} != {values['size']!r}"
-    t = helpers.parse_iso(rec["time"])
-    if window is not None:
-        assert window[0] - 2 <= t.timestamp() <= window[1] + 2, f"record time {rec['time']} outside {window}"
-    return rec
-
-
-def main_url(ks) -> str:
-    return ks.url("/ossk/main.pem")
 
 
 # --------------------------------------------------------------------------------------------
@@ -561,7 +158,7 @@ def test_issue_profile_without_callback_has_none(cb_stack):
         r = issue(cb_stack, [("profile", "plain"), ("filename", "a.jpg")])
     iss = Issued(r, "plain", "native")
     assert "callback" not in iss.fields and not [k for k in iss.fields if k.lower().startswith("x:")], iss.fields
-    assert not [c for c in iss.conds if sec._cond_norm(c)[1] in ("callback", "x:album", "x:user")], iss.conds
+    assert not [c for c in iss.conds if cond_norm(c)[1] in ("callback", "x:album", "x:user")], iss.conds
 
 
 @pytest.mark.parametrize("transport", ["query", "form", "json"])
@@ -733,21 +330,9 @@ def test_key_sizes(cb_live, keyserver, keys, bits):
     check_ok(res, v, user="alice", window=(t0, time.time()))
 
 
-def oss_body(iss: Issued, size: int = 4096, mime: str = "image/jpeg", **override) -> tuple[bytes, str, dict]:
-    """The callback body OSS sends for the issued form's upload: the issued callbackBody with
-    the values OSS fills (`override` replacing some), its body type, and those values."""
-    cb = json.loads(base64.b64decode(iss.fields["callback"]))
-    values = {"bucket": iss.prof["bucket"], "object": iss.key, "etag": uuidlib.uuid4().hex.upper(),
-              "size": size, "mimeType": mime}
-    values.update({k.lower(): v for k, v in iss.fields.items() if k.lower().startswith("x:")})
-    values.update(override)
-    body_type = cb.get("callbackBodyType", "application/x-www-form-urlencoded")
-    return sim.render_callback_body(cb["callbackBody"], body_type, values), body_type, values
-
-
 def _simulate_oss(st: CbStack, iss: Issued, key, key_url: str, size: int, mime: str) -> tuple:
     """OSS accepts the form (policy + signature), then calls the first callback URL."""
-    why = sec.oss_rejections(iss.fields, iss.prof["bucket"], size)
+    why = oss_rejections(iss.fields, iss.prof["bucket"], size)
     assert not why, f"OSS would refuse the upload: {why}"
     cb = json.loads(base64.b64decode(iss.fields["callback"]))
     url = urllib.parse.urlsplit(cb["callbackUrl"].split(";")[0])
@@ -775,7 +360,7 @@ def test_end_to_end_issue_upload_callback(cb_live, keyserver, keys, name, fmt, p
 
 
 def test_callback_get_is_405(cb_live):
-    r = sec.raw_request(cb_live.port, "GET", b"/upload/callback")
+    r = raw_request(cb_live.port, "GET", b"/upload/callback")
     check_error(r, "method_not_allowed", 405)
     assert "POST" in r.headers.get("allow", ""), r.headers
 
@@ -826,7 +411,7 @@ def test_forged_callback_is_403(cb_live, keyserver, keys, fid):
     target, body, key, key_url, ctype, auth, sign_target, sign_body = _forged_cases(keys, keyserver)[fid]
     ctype = ctype or "application/json"
     if auth == "sign-raw-path":
-        auth = sim.sign_raw(key, sim.as_bytes(target) + b"\n" + body)
+        auth = sim.sign_raw(key, as_bytes(target) + b"\n" + body)
     elif auth == "sha1":
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
@@ -869,7 +454,7 @@ def test_bad_base64_is_400(cb_live, keyserver, keys, bid):
         h += [(b"authorization", sim.sign(keys.main, "/upload/callback", body).encode()),
               (b"x-oss-pub-key-url", value.encode())]
     before_hits, before = keyserver.total_hits(), records_size(cb_live)
-    r = sec.raw_request(cb_live.port, "POST", b"/upload/callback", h, body)
+    r = raw_request(cb_live.port, "POST", b"/upload/callback", h, body)
     check_error(r, None, 400)
     assert new_records(cb_live, before) == []
     if which == "url":
@@ -987,7 +572,9 @@ def test_key_fetch_failure_is_502(cb_live, keyserver_redirect, outside, dead_por
     if fid == "redirect-outside":
         assert outside.total_hits() == outside_before, "followed a redirect out of the allow-list"
     if fid == "slow-9s":
-        assert elapsed < 8.0, f"key fetch not cut at ~5 s: answered after {elapsed:.1f}s"
+        # Order: the 502 came before the key server's answer (9 s, a key that verifies), so the
+        # fetch was cut, not waited out (how soon is the worker's 5 s timeout, not asserted).
+        assert elapsed < 9.0, f"key fetch not cut: answered after {elapsed:.1f}s, after the key server"
     else:
         assert elapsed < 6.0, f"{fid}: took {elapsed:.1f}s"
 
@@ -997,9 +584,8 @@ def test_a_slow_key_fetch_holds_up_no_other_request(nginx_bin, keyserver, keys, 
     loops: with a single loop (UPSIGN_EVENT_LOOPS=1), policy requests sent while the fetch hangs
     are all answered before the callback is. Order, not time: each policy answer must arrive
     while the callback is still unanswered."""
-    import conftest
-    cfg, records = _write_stack_config("slowkey", keyserver, dead_port, require_binding=False)
-    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True, UPSIGN_EVENT_LOOPS="1"))
+    cfg, records = write_stack_config("slowkey", keyserver, dead_port, require_binding=False)
+    s = start_stack(cfg, env=helpers.cred_env(token=True, UPSIGN_EVENT_LOOPS="1"))
     st = CbStack(s, records, cfg)
     try:
         slow = "/ossk/slow.pem"
@@ -1090,9 +676,8 @@ TIMINGS: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def conc_stack(nginx_bin, keyserver, dead_port):
-    import conftest
-    cfg, records = _write_stack_config("conc", keyserver, dead_port, require_binding=False)
-    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True), keepalive=32)
+    cfg, records = write_stack_config("conc", keyserver, dead_port, require_binding=False)
+    s = start_stack(cfg, env=helpers.cred_env(token=True), keepalive=32)
     yield CbStack(s, records, cfg)
     s.close()
 
@@ -1204,11 +789,10 @@ def test_a_resent_callback_gets_the_same_answer_and_no_second_record(nginx_bin, 
     """The same upload's callback sent again (to this worker, then to a fresh one on the same
     records file, as after a restart) is answered exactly as the first and adds no line; another
     upload, and the same key with another etag, still get one line each."""
-    import conftest
-    cfg, records = _write_stack_config("once", keyserver, dead_port, require_binding=False)
+    cfg, records = write_stack_config("once", keyserver, dead_port, require_binding=False)
     v = oss_values()
     body = json_body(v)
-    first = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
+    first = start_stack(cfg, env=helpers.cred_env(token=True))
     try:
         st = CbStack(first, records, cfg)
         t0 = time.time()
@@ -1219,7 +803,7 @@ def test_a_resent_callback_gets_the_same_answer_and_no_second_record(nginx_bin, 
         assert again.new_records == [], again.new_records
     finally:
         first.close()
-    second = conftest.start_stack(cfg, env=helpers.cred_env(token=True))
+    second = start_stack(cfg, env=helpers.cred_env(token=True))
     try:
         st = CbStack(second, records, cfg)
         after = send_callback(st, "/upload/callback", body, key=keys.main, key_url=main_url(keyserver))
@@ -1242,17 +826,11 @@ def test_a_resent_callback_gets_the_same_answer_and_no_second_record(nginx_bin, 
 
 @pytest.fixture(scope="module")
 def bound_stack(nginx_bin, keyserver, dead_port):
-    import conftest
-    cfg, records = _write_stack_config("bound", keyserver, dead_port)
+    cfg, records = write_stack_config("bound", keyserver, dead_port)
     assert "require_binding" not in cfg.read_text()
-    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True), keepalive=32)
+    s = start_stack(cfg, env=helpers.cred_env(token=True), keepalive=32)
     yield CbStack(s, records, cfg)
     s.close()
-
-
-def _issued(st, name="cb", fmt="native", user="dave", params=()):
-    r = issue(st, [("profile", name), ("filename", "pic.jpg"), ("x:album", "trip")] + list(params), user=user)
-    return Issued(r, name, fmt)
 
 
 def _bound_call(st, iss, keys, keyserver, **override):
@@ -1263,12 +841,12 @@ def _bound_call(st, iss, keys, keyserver, **override):
 
 
 def test_the_issued_callback_body_carries_the_binding(bound_stack):
-    iss = _issued(bound_stack)
+    iss = issued(bound_stack)
     body = json.loads(base64.b64decode(iss.fields["callback"]))["callbackBody"]
     assert re.search(r',"upsign_bind":"1\.\d+\.e\.[0-9a-f]*\.[0-9a-f]{64}","upsign_bucket":\$\{bucket\},'
                      r'"upsign_object":\$\{object\}\}$', body), body
     # Pinned with the rest: the client cannot swap it.
-    assert {"callback": iss.fields["callback"]} in sec.oracle.decode_policy(iss.fields["policy"])["conditions"]
+    assert {"callback": iss.fields["callback"]} in oracle.decode_policy(iss.fields["policy"])["conditions"]
 
 
 @pytest.mark.parametrize("name,fmt,params", [
@@ -1276,7 +854,7 @@ def test_the_issued_callback_body_carries_the_binding(bound_stack):
     ("cbapp", "aliyun-appserver", []),
 ])
 def test_a_bound_callback_is_recorded_once_and_its_retry_adds_nothing(bound_stack, keyserver, keys, name, fmt, params):
-    iss = _issued(bound_stack, name, fmt, params=params)
+    iss = issued(bound_stack, name, fmt, params=params)
     t0 = time.time()
     res, values = _simulate_oss(bound_stack, iss, keys.main, main_url(keyserver), max(iss.lo, 4096), "image/jpeg")
     has_user = "user" in XVARS[name]
@@ -1300,12 +878,12 @@ def test_an_oss_signed_callback_for_an_upload_never_issued_is_refused(bound_stac
 
 @pytest.mark.parametrize("change", ["object", "bucket", "user", "token"])
 def test_an_issued_binding_covers_only_its_own_upload(bound_stack, keyserver, keys, change):
-    iss = _issued(bound_stack)
+    iss = issued(bound_stack)
     override = {"object": {"object": iss.key + ".other"}, "bucket": {"bucket": "another-bucket"},
                 "user": {"x:user": "mallory"}, "token": {}}[change]
     if change == "token":
         # Another issued upload's token pasted into this one's body: the object differs.
-        other = _issued(bound_stack)
+        other = issued(bound_stack)
         cb = json.loads(base64.b64decode(other.fields["callback"]))
         iss.fields = dict(iss.fields, callback=base64.b64encode(json.dumps(dict(
             json.loads(base64.b64decode(iss.fields["callback"])), callbackBody=cb["callbackBody"])).encode()).decode())
@@ -1316,8 +894,8 @@ def test_an_issued_binding_covers_only_its_own_upload(bound_stack, keyserver, ke
 
 def test_four_hundred_concurrent_bound_callbacks_leave_four_hundred_records(bound_stack, keyserver, keys):
     st = bound_stack
-    issued = [_issued(st, user=f"user{i % 8}") for i in range(400)]
-    calls = [oss_body(iss)[:2] for iss in issued]
+    forms = [issued(st, user=f"user{i % 8}") for i in range(400)]
+    calls = [oss_body(iss)[:2] for iss in forms]
     before = records_size(st)
     statuses: list[int] = []
     lock = threading.Lock()
@@ -1326,7 +904,7 @@ def test_four_hundred_concurrent_bound_callbacks_leave_four_hundred_records(boun
         for body, ctype in chunk:
             h = sim.callback_headers(keys.main, main_url(keyserver), "/upload/callback", body, ctype,
                                      authorization=sim.sign(keys.main, "/upload/callback", body))
-            r = sec.raw_request(st.port, "POST", b"/upload/callback", h, body)
+            r = raw_request(st.port, "POST", b"/upload/callback", h, body)
             with lock:
                 statuses.append(r.status_code)
 
@@ -1339,4 +917,4 @@ def test_four_hundred_concurrent_bound_callbacks_leave_four_hundred_records(boun
     lines = new_records(st, before)
     assert len(lines) == 400, len(lines)
     keys_recorded = {json.loads(l)["key"] for l in lines}
-    assert keys_recorded == {iss.key for iss in issued}
+    assert keys_recorded == {iss.key for iss in forms}

@@ -45,10 +45,13 @@ import pytest
 
 import helpers
 import oss_callback_sim as sim
-import test_callback as tc
-import test_security as sec
 import upload_app
-from test_callback import dead_port, key_pki, keys, keyserver  # noqa: F401  (pytest fixtures)
+from harness.callback_checks import check_error, issue, issued, json_body, main_url, oss_body, oss_values
+from harness.callbacks import BINDING_SECRET, RESPONSE, CbStack, config_text, write_stack_config
+from harness.http import raw_request
+from harness.processes import check_config, output_lines
+from harness.stack import start_stack
+from harness.verdicts import oss_rejections
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FORWARD_MEMBERS = {"id", "bucket", "key", "size", "mimeType", "etag", "user", "time"}
@@ -87,23 +90,18 @@ def unix_app():
     a.close()
 
 
-def check_config(cfg: Path) -> subprocess.CompletedProcess:
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
-
-
 def _start(name: str, keyserver, dead_port, forward: str, env_extra: dict | None = None,
-           cfg: Path | None = None, **kw) -> tc.CbStack:
+           cfg: Path | None = None, **kw) -> CbStack:
     """A stack forwarding to `forward` (no records, no response), bound callbacks required."""
-    import conftest
     if cfg is None:
-        cfg, _ = tc._write_stack_config(name, keyserver, dead_port, with_records=False, response=None,
+        cfg, _ = write_stack_config(name, keyserver, dead_port, with_records=False, response=None,
                                         forward=forward, **kw)
         text = cfg.read_text()
         assert "records =" not in text and "response =" not in text and "require_binding" not in text, text
         proc = check_config(cfg)
         assert proc.returncode == 0, f"check-config refused the forwarding config: {proc.stdout}{proc.stderr}"
-    s = conftest.start_stack(cfg, env=helpers.cred_env(token=True, **(env_extra or {})), keepalive=32)
-    return tc.CbStack(s, None, cfg)
+    s = start_stack(cfg, env=helpers.cred_env(token=True, **(env_extra or {})), keepalive=32)
+    return CbStack(s, None, cfg)
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +131,10 @@ def unix_stack(nginx_bin, keyserver, dead_port, unix_app):
 # OSS's side and the checks
 
 
-def post_callback(st: tc.CbStack, body: bytes, ctype: str, key, key_url: str | None,
+def post_callback(st: CbStack, body: bytes, ctype: str, key, key_url: str | None,
                   target: str = "/upload/callback", authorization: str | None = "sign"):
     h = sim.callback_headers(key, key_url, target, body, ctype, authorization=authorization)
-    return sec.raw_request(st.port, "POST", target.encode(), h, body)
+    return raw_request(st.port, "POST", target.encode(), h, body)
 
 
 class Call:
@@ -145,23 +143,19 @@ class Call:
     def __init__(self, st, iss, keys, keyserver, size: int | None = None, mime: str = "image/jpeg",
                  **override):
         self.st, self.iss = st, iss
-        self.key, self.key_url = keys.main, tc.main_url(keyserver)
+        self.key, self.key_url = keys.main, main_url(keyserver)
         size = size if size is not None else max(iss.lo, 4096)
-        why = sec.oss_rejections(iss.fields, iss.prof["bucket"], size)
+        why = oss_rejections(iss.fields, iss.prof["bucket"], size)
         assert not why, f"OSS would refuse the upload: {why}"
         cb = json.loads(base64.b64decode(iss.fields["callback"]))
         url = urllib.parse.urlsplit(cb["callbackUrl"].split(";")[0])
         self.target = url.path + ("?" + url.query if url.query else "")
-        self.body, self.ctype, self.values = tc.oss_body(iss, size, mime, **override)
+        self.body, self.ctype, self.values = oss_body(iss, size, mime, **override)
 
     def send(self, st=None):
         return post_callback(st or self.st, self.body, self.ctype, self.key, self.key_url, self.target)
 
     resend = send
-
-
-def issued(st, name="cb", fmt="native", user="dave", params=()):
-    return tc._issued(st, name, fmt, user=user, params=params)
 
 
 def check_forwarded(req: upload_app.Received, values: dict, *, user: str,
@@ -204,9 +198,9 @@ def check_passed_through(r, answer: bytes) -> None:
 
 
 def check_forward_error(r, code: str, status: int, forward: str) -> None:
-    tc.check_error(r, code, status)
+    check_error(r, code, status)
     text = r.content.decode("utf-8", errors="replace") + json.dumps(dict(r.headers))
-    leaks = [forward, urllib.parse.quote(forward, safe=""), tc.BINDING_SECRET, helpers.TOKEN, *helpers.ALL_SECRETS]
+    leaks = [forward, urllib.parse.quote(forward, safe=""), BINDING_SECRET, helpers.TOKEN, *helpers.ALL_SECRETS]
     if forward.startswith("unix:"):
         leaks.append(forward[len("unix:"):].rsplit(":", 1)[0])        # the socket's path
     else:
@@ -215,7 +209,7 @@ def check_forward_error(r, code: str, status: int, forward: str) -> None:
     assert not found, f"the {status} answer names {found}: {text[:400]!r}"
 
 
-def assert_no_records(st: tc.CbStack) -> None:
+def assert_no_records(st: CbStack) -> None:
     """Nothing but the config and the binding secret in the stack's directory, and no .jsonl
     file open in the worker."""
     d = st.cfg.parent
@@ -232,14 +226,10 @@ def assert_no_records(st: tc.CbStack) -> None:
 def _write_cfg(tmp_path: Path, **kw) -> Path:
     kw.setdefault("response", None)
     kw.setdefault("records", None)
-    text = tc.config_text(prefixes=["https://127.0.0.1:1/ossk/"], secret_dir=tmp_path, **kw)
+    text = config_text(prefixes=["https://127.0.0.1:1/ossk/"], secret_dir=tmp_path, **kw)
     cfg = tmp_path / "upsign.toml"
     cfg.write_text(text)
     return cfg
-
-
-def _problem_lines(proc) -> list[str]:
-    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
 
 
 GOOD_FORWARDS = {
@@ -253,19 +243,19 @@ GOOD_FORWARDS = {
 @pytest.mark.parametrize("fid", list(GOOD_FORWARDS))
 def test_config_forward_targets_are_accepted(tmp_path, fid):
     proc = check_config(_write_cfg(tmp_path, forward=GOOD_FORWARDS[fid]))
-    assert proc.returncode == 0, _problem_lines(proc)
+    assert proc.returncode == 0, output_lines(proc)
 
 
 @pytest.mark.parametrize("timeout", [0.1, 3.0, 4.5])
 def test_config_forward_timeout_in_range_is_accepted(tmp_path, timeout):
     proc = check_config(_write_cfg(tmp_path, forward=GOOD_FORWARDS["http-port"], forward_timeout=timeout))
-    assert proc.returncode == 0, _problem_lines(proc)
+    assert proc.returncode == 0, output_lines(proc)
 
 
 REFUSED = {
     # case: (config_text keywords, the field named)
     "records-and-forward": ({"records": "RECORDS", "forward": GOOD_FORWARDS["http-port"]}, "callback.forward"),
-    "response-and-forward": ({"response": tc.RESPONSE, "forward": GOOD_FORWARDS["http-port"]}, "callback.response"),
+    "response-and-forward": ({"response": RESPONSE, "forward": GOOD_FORWARDS["http-port"]}, "callback.response"),
     "forward-empty": ({"forward": ""}, "callback.forward"),
     "forward-ftp": ({"forward": "ftp://127.0.0.1/uploads"}, "callback.forward"),
     "forward-no-scheme": ({"forward": "127.0.0.1:8000/uploads"}, "callback.forward"),
@@ -298,7 +288,7 @@ def test_config_forward_problems_are_refused_naming_the_field(tmp_path, case):
     else:
         cfg = _write_cfg(tmp_path, **kw)
     proc = check_config(cfg)
-    lines = _problem_lines(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 1, f"{case}: check-config exit {proc.returncode}, want 1: {lines}"
     assert [l for l in lines if l.startswith(field + ": ")], f"{case}: no `{field}: ...` line in {lines}"
 
@@ -502,7 +492,7 @@ def test_a_hanging_app_holds_no_policy_request(hang_stack, app, keyserver, keys)
 
     def policies(k):
         for j in range(10):
-            r = tc.issue(st, [("profile", "cb"), ("filename", "a.jpg"), ("x:album", "s")], user=f"p{k}-{j}")
+            r = issue(st, [("profile", "cb"), ("filename", "a.jpg"), ("x:album", "s")], user=f"p{k}-{j}")
             with lock:
                 policy.append(r.status_code)
                 pending_after.append(8 - len(results))
@@ -606,25 +596,25 @@ REFUSALS = ["literal-body-naming-our-bucket", "another-users-x-user", "another-o
 def test_a_refused_callback_never_reaches_the_app(fwd_stack, app, keyserver, keys, case):
     st = fwd_stack
     mark = app.mark()
-    url = tc.main_url(keyserver)
+    url = main_url(keyserver)
     if case == "literal-body-naming-our-bucket":
-        v = tc.oss_values(bucket="cb-bucket", object="uploads/dave/x.jpg", **{"x:user": "dave"})
-        r = post_callback(st, tc.json_body(v), "application/json", keys.main, url)
-        tc.check_error(r, "callback_not_bound", 403)
+        v = oss_values(bucket="cb-bucket", object="uploads/dave/x.jpg", **{"x:user": "dave"})
+        r = post_callback(st, json_body(v), "application/json", keys.main, url)
+        check_error(r, "callback_not_bound", 403)
     elif case in ("another-users-x-user", "another-object", "another-bucket"):
         iss = issued(st)
         override = {"another-users-x-user": {"x:user": "mallory"}, "another-object": {"object": iss.key + ".other"},
                     "another-bucket": {"bucket": "another-bucket"}}[case]
         r = Call(st, iss, keys, keyserver, **override).send()
-        tc.check_error(r, "callback_not_bound", 403)
+        check_error(r, "callback_not_bound", 403)
     else:
         call = Call(st, issued(st), keys, keyserver)
         if case == "wrong-signing-key":
             r = post_callback(st, call.body, call.ctype, keys.other, url, call.target)
-            tc.check_error(r, "callback_signature_invalid", 403)
+            check_error(r, "callback_signature_invalid", 403)
         else:
             r = post_callback(st, call.body, call.ctype, keys.main, url, call.target, authorization=None)
-            code = tc.check_error(r, None, 403)
+            code = check_error(r, None, 403)
             assert code in ("callback_unsigned", "callback_signature_invalid"), code
     assert app.since(mark) == [], f"a refused callback reached the application: {app.since(mark)[0].body[:300]!r}"
 

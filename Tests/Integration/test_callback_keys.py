@@ -6,9 +6,10 @@ set), and bound the fetching that unauthenticated callers can cause: one fetch p
 a few fetches at once overall (past that a callback fails at once with 502 key_fetch_failed
 rather than queueing), failures remembered briefly.
 
-The PKI is made here (a test CA, a rogue CA, leaf certificates for 127.0.0.1 and for `localhost`
-only) with the `cryptography` package; key servers are python `ssl` + `http.server` on loopback;
-OSS itself is played by oss_callback_sim.py. The flood test prints the latencies it measured and
+The PKI is made here with pki.py (a test CA, a rogue CA, leaf certificates for 127.0.0.1 and for
+`localhost` only); the key servers are oss_callback_sim's KeyServer speaking TLS on loopback, the
+plain listener and the silent one harness/listeners.py; OSS itself is played by
+oss_callback_sim.py. The flood test prints the latencies it measured and
 asserts only that every probe was answered 200 within a generous guard.
 
 Runtime: ~5 s, most of it the flood waiting out the fetches the blackhole holds (they end at
@@ -19,29 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import http.client
-import ipaddress
 import json
-import selectors
-import socket
-import ssl
 import statistics
 import threading
 import time
 import uuid as uuidlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import helpers
 import oss_callback_sim as sim
 import pki
+from harness.listeners import Blackhole, Sniffer
+from harness.nginx import Nginx
+from harness.stack import Stack, start_stack
 
 FETCH_BOUND = 4            # PublicKeyStore.Limits.maxFetches
 FLOOD = 1000               # callbacks naming distinct allowed URLs that never answer
@@ -60,157 +55,6 @@ CA, LOOPBACK = pki.CA, pki.LOOPBACK
 
 
 # --------------------------------------------------------------------------------------------
-# Loopback servers
-
-
-class TLSKeyServer:
-    """An HTTPS server answering GETs from a route table; records each request with the TLS
-    version it came over, and each handshake that failed."""
-
-    def __init__(self, cert: Path, key: Path, routes: dict[str, bytes]):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.routes = routes
-        self.requests: list[tuple[str, str]] = []       # (path, TLS version)
-        self.handshake_failures: list[str] = []
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                with outer._lock:
-                    outer.requests.append((self.path, self.connection.version()))
-                body = outer.routes.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                body = body if body is not None else b"not found\n"
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def finish_request(self, request, client_address):
-                request.settimeout(10)
-                try:
-                    tls = ctx.wrap_socket(request, server_side=True)
-                except (ssl.SSLError, OSError) as e:
-                    with outer._lock:
-                        outer.handshake_failures.append(f"{type(e).__name__}: {e}")
-                    return
-                try:
-                    Handler(tls, client_address, self)
-                finally:
-                    tls.close()
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def snapshot(self) -> tuple[list, list]:
-        with self._lock:
-            return list(self.requests), list(self.handshake_failures)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class Sniffer:
-    """A TCP listener that records the first bytes of every connection, then hangs up: a TLS
-    client's first byte is 0x16 (a handshake record); a plain HTTP client's is the method."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.first_bytes: list[bytes] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(3)
-                try:
-                    data = conn.recv(5)
-                except OSError:
-                    data = b""
-                with self._lock:
-                    self.first_bytes.append(data)
-
-    def seen(self) -> list[bytes]:
-        with self._lock:
-            return list(self.first_bytes)
-
-    def close(self):
-        self.sock.close()
-
-
-class Blackhole:
-    """Accepts connections and never says a word; counts the connections open at once."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=1024)
-        self.sock.setblocking(False)
-        self.port = self.sock.getsockname()[1]
-        self.open = self.max_open = self.accepted = 0
-        self._lock = threading.Lock()
-        self._stop = False
-        self._sel = selectors.DefaultSelector()
-        self._sel.register(self.sock, selectors.EVENT_READ)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop:
-            for key, _ in self._sel.select(0.05):
-                if key.fileobj is self.sock:
-                    while True:
-                        try:
-                            conn, _ = self.sock.accept()
-                        except BlockingIOError:
-                            break
-                        conn.setblocking(False)
-                        self._sel.register(conn, selectors.EVENT_READ)
-                        with self._lock:
-                            self.accepted += 1
-                            self.open += 1
-                            self.max_open = max(self.max_open, self.open)
-                else:
-                    conn = key.fileobj
-                    try:
-                        data = conn.recv(65536)      # a ClientHello, read and ignored
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        data = b""
-                    if not data:
-                        self._sel.unregister(conn)
-                        conn.close()
-                        with self._lock:
-                            self.open -= 1
-
-    def counts(self) -> tuple[int, int, int]:
-        with self._lock:
-            return self.open, self.max_open, self.accepted
-
-    def close(self):
-        self._stop = True
-        self._thread.join(timeout=2)
-        for key in list(self._sel.get_map().values()):
-            key.fileobj.close()
-
-
-# --------------------------------------------------------------------------------------------
 # Fixtures
 
 
@@ -223,10 +67,11 @@ class World:
         pem = sim.public_pem(self.oss_key)
         test_ca, rogue_ca = CA("upsign test CA"), CA("rogue CA")
         self.ca_file = test_ca.write(self.dir / "test-ca.pem")
-        self.good = TLSKeyServer(*test_ca.leaf(self.dir, "good", LOOPBACK), {"/key.pem": pem})
-        self.rogue = TLSKeyServer(*rogue_ca.leaf(self.dir, "rogue", LOOPBACK), {"/key.pem": pem})
-        self.wrong_host = TLSKeyServer(*test_ca.leaf(self.dir, "localhost-only", [x509.DNSName("localhost")]),
-                                       {"/key.pem": pem})
+        self.good = sim.KeyServer(tls=test_ca.leaf(self.dir, "good", LOOPBACK))
+        self.rogue = sim.KeyServer(tls=rogue_ca.leaf(self.dir, "rogue", LOOPBACK))
+        self.wrong_host = sim.KeyServer(tls=test_ca.leaf(self.dir, "localhost-only", [x509.DNSName("localhost")]))
+        for ks in (self.good, self.rogue, self.wrong_host):
+            ks.add("/key.pem", pem)
         self.sniffer = Sniffer()
         self.blackhole = Blackhole()
 
@@ -250,7 +95,7 @@ def world():
 def _config(directory: Path, world: World, *, ca_file: bool) -> Path:
     """The stack's configuration. Callbacks carry no upsign binding here, so `require_binding`
     is turned off when the binary knows that key (the test is about keys, not bindings)."""
-    tv = helpers._toml_value
+    tv = helpers.toml_value
     records = directory / "uploads.jsonl"
     base = helpers.toml_text(SERVER, PROFILES) + "\n[callback]\n"
     base += f"public_key_url_prefixes = {tv(world.prefixes())}\n"
@@ -268,8 +113,7 @@ def _config(directory: Path, world: World, *, ca_file: bool) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(nginx_bin, world):
-    import conftest
-    s = conftest.start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=True),
+    s = start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=True),
                              env=helpers.cred_env(token=True), keepalive=32)
     yield s
     s.close()
@@ -278,26 +122,24 @@ def stack(nginx_bin, world):
 @pytest.fixture(scope="module")
 def flood_stack(nginx_bin, world):
     """A stack whose nginx takes 1,000 client connections at once (and as many to the worker)."""
-    import conftest
     d = helpers.scratch_dir("usstk")
     sock = d / "upsign.sock"
     worker = helpers.Worker(helpers.serve_argv(_config(d, world, ca_file=True), listen=f"unix:{sock}"),
                             helpers.cred_env(token=True), name="flood", log_dir=d)
     try:
         helpers.wait_unix_socket(sock, worker)
-        nginx = helpers.Nginx(f"unix:{sock}", keepalive=32, worker_connections=4096, backlog=2048)
+        nginx = Nginx(f"unix:{sock}", keepalive=32, worker_connections=4096, backlog=2048)
     except BaseException:
         worker.stop()
         raise
-    s = conftest.Stack(worker, nginx)
+    s = Stack(worker, nginx)
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
 def stack_without_ca(nginx_bin, world):
-    import conftest
-    s = conftest.start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=False),
+    s = start_stack(_config(helpers.scratch_dir("uskeycfg"), world, ca_file=False),
                              env=helpers.cred_env(token=True))
     yield s
     s.close()
@@ -351,12 +193,12 @@ def test_an_http_key_url_is_fetched_over_https_and_verifies(stack, world):
     port = world.good.port
     status, data = send_callback(stack, world, f"http://127.0.0.1:{port}/key.pem")
     assert_verified(status, data)
-    requests, failures = world.good.snapshot()
+    requests, failures = world.good.tls_snapshot()
     assert failures == [], failures
     assert len(requests) == 1 and requests[0][0] == "/key.pem", requests
     assert requests[0][1] in ("TLSv1.2", "TLSv1.3"), requests
     assert_verified(*send_callback(stack, world, f"https://127.0.0.1:{port}/key.pem"))
-    assert world.good.snapshot()[0] == requests, "the https spelling fetched the key again"
+    assert world.good.tls_snapshot()[0] == requests, "the https spelling fetched the key again"
 
 
 def test_a_plain_http_listener_sees_a_tls_handshake_not_a_request(stack, world):
@@ -378,22 +220,22 @@ def test_a_key_server_that_fails_verification_is_502(stack, world, server):
     ks = getattr(world, server)
     status, data = send_callback(stack, world, f"http://127.0.0.1:{ks.port}/key.pem")
     assert status == 502 and error_code(data) == "key_fetch_failed", (status, data[:300])
-    requests, failures = ks.snapshot()
+    requests, failures = ks.tls_snapshot()
     assert requests == [], f"a request was sent over an unverified connection: {requests}"
     if server == "rogue":
         # The worker refuses the certificate during the handshake (curl checks the host name
         # after it, then hangs up without a request).
         deadline = time.monotonic() + 3
-        while not ks.snapshot()[1] and time.monotonic() < deadline:
+        while not ks.tls_snapshot()[1] and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert len(ks.snapshot()[1]) == 1, ks.snapshot()
+        assert len(ks.tls_snapshot()[1]) == 1, ks.tls_snapshot()
 
 
 def test_without_the_test_ca_trusted_the_key_server_is_502(stack_without_ca, world):
-    before_requests, before_failures = world.good.snapshot()
+    before_requests, before_failures = world.good.tls_snapshot()
     status, data = send_callback(stack_without_ca, world, f"http://127.0.0.1:{world.good.port}/key.pem")
     assert status == 502 and error_code(data) == "key_fetch_failed", (status, data[:300])
-    requests, failures = world.good.snapshot()
+    requests, failures = world.good.tls_snapshot()
     assert requests == before_requests, "the key was fetched from a server the worker should not trust"
     assert len(failures) == len(before_failures) + 1, failures
 

@@ -8,6 +8,7 @@ import re
 import pytest
 
 import helpers
+from harness.processes import check_config, output_lines
 
 DEMO = helpers.ROOT / "deploy" / "demo.toml"
 
@@ -17,17 +18,9 @@ def OK_LINE(n: int):
     return re.compile(rf"ok: {n} (profile|profiles|profile\(s\))")
 
 
-def check(cfg):
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
-
-
-def problem_lines(proc) -> list[str]:
-    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
-
-
 def test_demo_config_ok():
     assert DEMO.is_file(), f"{DEMO} missing"
-    proc = check(DEMO)
+    proc = check_config(DEMO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     n = len(helpers.load_profiles_from(DEMO)["profiles"])
     assert OK_LINE(n).fullmatch(proc.stdout.strip()), repr(proc.stdout)
@@ -36,7 +29,7 @@ def test_demo_config_ok():
 def test_standard_test_config_ok(std_config, std_profiles):
     """Valid; its java profile with content_types gets the one warning that they are checked on
     the request only (the Java bean cannot pin a Content-Type)."""
-    proc = check(std_config)
+    proc = check_config(std_config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     *warnings, last = proc.stdout.strip().splitlines()
     assert OK_LINE(len(std_profiles)).fullmatch(last), repr(proc.stdout)
@@ -57,9 +50,9 @@ def test_single_problem_reported_with_field_path(tmp_path, name):
     cfg = helpers.write_config(tmp_path, server=dict(helpers.STANDARD_SERVER, default_profile="p",
                                                      **server_over),
                                profiles={"p": helpers.profile(**prof_over)})
-    proc = check(cfg)
+    proc = check_config(cfg)
     assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
-    lines = problem_lines(proc)
+    lines = output_lines(proc)
     assert any(re.match(pattern, l) for l in lines), f"no line matching {pattern!r} in {lines}"
     assert not proc.stdout.startswith("ok"), proc.stdout
 
@@ -72,9 +65,9 @@ def test_all_problems_reported_at_once(tmp_path):
         "c": helpers.profile(format="yaml"),
     }
     cfg = helpers.write_config(tmp_path, server=server, profiles=profiles)
-    proc = check(cfg)
+    proc = check_config(cfg)
     assert proc.returncode == 1
-    lines = problem_lines(proc)
+    lines = output_lines(proc)
     for pattern in (r"^server\.threads: ", r"^profiles\.a\.bucket: ", r"^profiles\.b\.key: ",
                     r"^profiles\.c\.format: "):
         assert any(re.match(pattern, l) for l in lines), f"{pattern!r} not among {lines}"
@@ -86,9 +79,9 @@ def test_all_problems_reported_at_once(tmp_path):
 def test_unparseable_toml(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[server\nthreads = = 3\n")
-    proc = check(cfg)
+    proc = check_config(cfg)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert problem_lines(proc)
+    assert output_lines(proc)
 
 
 # TOML on which TOMLKit's parser (toml++ 3.4) fails an assert() and aborts the process, even in
@@ -100,9 +93,9 @@ PARSER_ABORTS = ["[+a]\n", "a = [1, }]\n", "a=2000-01-01T:0\n", "[.a]\nbucket = 
 def test_toml_that_aborts_the_parser_is_a_problem_not_a_crash(tmp_path, text):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(text)
-    proc = check(cfg)
+    proc = check_config(cfg)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert problem_lines(proc) == [f"file: {cfg}: not valid TOML (the TOML parser gave up on it: the check died of signal 6)"]
+    assert output_lines(proc) == [f"file: {cfg}: not valid TOML (the TOML parser gave up on it: the check died of signal 6)"]
     assert "Assertion" not in proc.stdout + proc.stderr and "crashed" not in proc.stdout + proc.stderr
 
 
@@ -119,7 +112,7 @@ def test_serve_exits_78_on_toml_that_aborts_the_parser(tmp_path, text):
 
 
 def test_missing_config_file(tmp_path):
-    proc = check(tmp_path / "nope.toml")
+    proc = check_config(tmp_path / "nope.toml")
     assert proc.returncode != 0
 
 
@@ -142,7 +135,7 @@ def test_records_checked_as_root_say_what_they_could_not_check(tmp_path):
     cfg = helpers.write_config(tmp_path, profiles={"a": helpers.profile(format="native", extensions=None,
                                                                        content_types=None)})
     cfg.write_text(cfg.read_text() + f'\n[callback]\nrecords = "{records}"\n')
-    proc = check(cfg)
+    proc = check_config(cfg)
     assert proc.returncode == 0, proc.stdout
     lines = proc.stdout.strip().splitlines()
     if os.geteuid() == 0:
@@ -180,8 +173,8 @@ def test_callback_binding_and_key_trust_are_checked(tmp_path, case):
         text += f'ca_file = "{tmp_path / "ca.pem"}"\n'
     cfg = tmp_path / "upsign.toml"
     cfg.write_text(text)
-    proc = check(cfg)
-    lines = problem_lines(proc)
+    proc = check_config(cfg)
+    lines = output_lines(proc)
     if case == "unbound-allowed":
         assert proc.returncode == 0, lines
         assert any(l.startswith("warning: callback.require_binding = false") for l in lines), lines

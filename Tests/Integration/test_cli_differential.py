@@ -3,24 +3,21 @@ against a model written from the contract and the SDK signature oracle.
 
 The request rules of the contract (issue #16, "policy hardening": which file names and content
 types a profile accepts, the pinned Content-Type, the download name of a pinned
-Content-Disposition and Qiniu's mimeLimit) are modelled here once, from the contract and the
-tables in helpers.py, for this file, test_v4_differential and test_store_differential."""
+Content-Disposition and Qiniu's mimeLimit) are modelled once in harness/rules.py, the case
+framework shared with test_v4_differential and test_store_differential is harness/differential.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
-import re
-import unicodedata
-import urllib.parse
-import uuid as uuidlib
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import pytest
 
 import helpers
+from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, Case, NameStyle, make_case, mixed_case,
+                                  parse_now, random_filename, random_name, random_now, random_user,
+                                  random_uuid, run_cases, sign_args)
+from harness.rules import allowed_types, settle_expectation
 from helpers import AKID, SECRET, TOKEN
 
 N_CASES = 300
@@ -37,209 +34,11 @@ SPECIAL_NOWS = [
     "2030-06-30T23:59:59Z",
     "2026-03-01T00:00:00Z",
 ]
-USER_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-@"
-NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- "
-# What clients send to profiles without content_types: passive types (one in mixed case: the
-# pinned type is the lowercased one) and types a browser runs, which such a profile refuses.
-ANY_TYPES = ["application/pdf", "text/plain", "application/octet-stream", "image/svg+xml",
-             "video/mp4", "Text/CSV", "text/html", "application/xhtml+xml"]
-# Refused by every profile that does not list them exactly (some are in a listed family).
-ACTIVE_SAMPLES = ["text/html", "image/svg+xml", "application/xhtml+xml", "text/javascript",
-                  "image/foo+xml", "application/xml"]
-
-
-# ------------------------------------------------------------------------------------------
-# The request rules of the contract (issue #16)
-
-
-def _leading_dot_only(filename: str) -> bool:
-    """".png": the only dot starts the name, so there is no stem and no extension."""
-    return filename.startswith(".") and filename.count(".") == 1
-
-
-RULE_FAULTS = ("ext", "no_filename", "ext_required", "ctype", "active")
-
-
-def settle_expectation(c, prof: dict, fmt: str) -> bool:
-    """Sets `c.expect` from the file name / content type rules and the case's own fault. False
-    when the case must be drawn again: the rules give two codes (their order is not part of the
-    contract), or a rule fault the profile happens to allow is no fault case."""
-    codes = rule_errors(prof, fmt, c.filename, c.content_type)
-    if c.expect != "ok":
-        codes.add(c.expect)
-    if len(codes) > 1:
-        return False
-    if codes:
-        c.expect = codes.pop()
-        if c.fault == "none":
-            c.fault = "rule"
-        return True
-    return c.fault not in RULE_FAULTS
-
-
-def rule_errors(prof: dict, fmt: str, filename: str | None, content_type: str | None) -> set[str]:
-    """Every error code the file name / content type rules give this request (empty: none).
-    `fmt` is the effective format. The contract does not order its checks, so generators keep
-    only requests for which this set (plus any other fault) holds at most one code."""
-    errs: set[str] = set()
-    exts = [e.lower() for e in prof.get("extensions") or []]
-    ext = helpers.ext_of(filename).lstrip(".")
-    if exts:
-        if filename is None:
-            errs.add("missing_parameter")
-        elif not ext or _leading_dot_only(filename):
-            errs.add("extension_required")
-        elif ext not in exts:
-            errs.add("extension_not_allowed")
-    elif ext and not re.fullmatch(r"[a-z0-9]+", ext):
-        errs.add("extension_not_allowed")     # without a list: any alphanumeric extension
-    types = prof.get("content_types") or []
-    if content_type is not None:
-        if not helpers.type_allowed(content_type.lower(), types):
-            errs.add("content_type_not_allowed")
-    elif types and fmt in ("native", "uppy") and prof.get("provider", "aliyun-oss") != "qiniu":
-        # The pinned type is then the extension's; the profile must allow it.
-        if not helpers.type_allowed(helpers.pinned_content_type(None, filename), types):
-            errs.add("missing_parameter")
-    return errs
-
-
-def allowed_types(prof: dict) -> list[str]:
-    """Concrete, allowed content types a client may send for a profile with content_types:
-    its exact entries and, for a family, the passive types the extension table knows in it."""
-    out = []
-    for t in prof.get("content_types") or []:
-        if t.endswith("/"):
-            out += sorted({v for v in helpers.EXTENSION_TYPES.values() if v.startswith(t)})
-        else:
-            out.append(t)
-    return out
-
-
-_CD_REPLACED = set('"\\$;')
-
-
-def download_name(filename: str, ext: str) -> str:
-    """The name a pinned Content-Disposition gives: the last path component's stem (cut before
-    the vetted extension `ext`, ".png" or ""; without one, the whole name with every "." made
-    "_"), control/format characters dropped, `"\\$;` made "_", spaces and dots trimmed, at most
-    128 characters with the extension, then the lowercase vetted extension."""
-    name = filename.rsplit("/", 1)[-1]
-    stem = name[:name.rfind(".")] if ext else name
-    stem = "".join(ch for ch in stem if unicodedata.category(ch) not in ("Cc", "Cf"))
-    stem = "".join("_" if ch in _CD_REPLACED else ch for ch in stem).strip(" .")
-    if not ext:
-        stem = stem.replace(".", "_")
-    return stem[:128 - len(ext)] + ext
-
-
-def content_disposition(prof: dict, filename: str | None) -> str | None:
-    """The Content-Disposition a native/uppy answer pins (None: the profile pins none)."""
-    disp = prof.get("content_disposition")
-    if disp is None:
-        return None
-    if filename is None:
-        return disp
-    name = download_name(filename, helpers.ext_of(filename))
-    assert name and re.fullmatch(r"[\x20-\x7e]+", name), \
-        f"the model covers printable ASCII names only: {filename!r} -> {name!r}"
-    star = urllib.parse.quote(name, safe="!#$&+-.^_`|~")
-    return f'{disp}; filename="{name}"; filename*=UTF-8\'\'{star}'
-
-
-def qiniu_mime_limit(prof: dict, content_type: str | None) -> str:
-    """Qiniu's mimeLimit: the client's type; else the profile's types (a family that holds an
-    active type becomes the passive types of the extension table in it, any other family
-    "F/*"); else "!" and the active types."""
-    if content_type is not None:
-        return content_type.lower()
-    types = prof.get("content_types") or []
-    if not types:
-        return "!" + ";".join(helpers.ACTIVE_TYPES)
-    out: list[str] = []
-    for t in types:
-        t = t.lower()
-        if not t.endswith("/"):
-            items = [t]
-        elif any(a.startswith(t) for a in helpers.ACTIVE_TYPES):
-            items = sorted({v for v in helpers.EXTENSION_TYPES.values() if v.startswith(t)})
-        else:
-            items = [t + "*"]
-        out += [i for i in items if i not in out]
-    return ";".join(out)
-
-
-@dataclass
-class Case:
-    profile: str
-    fmt: str | None
-    user: str | None
-    filename: str | None
-    content_type: str | None
-    size: int | None
-    now: str
-    uuid: str
-    expect: str = "ok"          # "ok" or an error code
-    fault: str = "none"
-    args: list = field(default_factory=list)
-
-
-def random_user(rng: random.Random) -> str:
-    n = rng.choice([1, 2, 5, 8, 12, 32, 64, 127, 128])
-    s = "".join(rng.choice(USER_CHARS) for _ in range(n))
-    if n > 3 and rng.random() < 0.3:   # single inner dots are allowed ("a.b"), ".." is not
-        i = rng.randint(1, n - 2)
-        s = s[:i] + "." + s[i + 1:]
-    if s[0] == "-":
-        s = "u" + s[1:]                # keep argv unambiguous
-    return s
-
-
-def random_now(rng: random.Random) -> str:
-    if rng.random() < 0.3:
-        return rng.choice(SPECIAL_NOWS)
-    t = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
-        seconds=rng.randint(0, 100 * 365 * 86400))
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def random_name(rng: random.Random) -> str:
-    base = "".join(rng.choice(NAME_CHARS) for _ in range(rng.randint(1, 24))).strip() or "f"
-    return base.lstrip("-") or "f"   # a leading "-" would read as an option
-
-
-def with_ext(rng, ext: str) -> str:
-    ext = "".join(c.upper() if rng.random() < 0.3 else c for c in ext)
-    return f"{random_name(rng)}.{ext}"
-
-
-def random_filename(rng: random.Random, exts: list[str]) -> str | None:
-    """Mostly a name with an allowed extension (sometimes behind another dotted part: the last
-    extension counts); sometimes no extension, a trailing dot, a leading dot only, or none."""
-    r = rng.random()
-    if r < 0.8:
-        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4", "gz",
-                                                        "svg", "html", "bin"])
-        filename = with_ext(rng, ext)
-        if rng.random() < 0.15:
-            filename = "archive." + filename          # multi-dot: last extension counts
-        return filename
-    if r < 0.87:
-        return random_name(rng).replace(".", "")      # no extension → {ext} = ""
-    if r < 0.9:
-        return with_ext(rng, rng.choice(exts or ["exe", "png"])) + "."   # trailing dot
-    if r < 0.92 and exts:
-        return "." + rng.choice(exts)                 # a leading dot only
-    return None
-
-
-def make_case(rng: random.Random, profiles: dict) -> Case:
-    """A request with at most one error: drawn again while the contract's rules would give two
-    different codes (their order is not specified)."""
-    while True:
-        c = _draw_case(rng, profiles)
-        if c is not None:
-            return c
+# Inputs: this file's tables (the seeds below pin the cases drawn from them)
+USER_LENGTHS = [1, 2, 5, 8, 12, 32, 64, 127, 128]
+NAMES = NameStyle(until=(0.8, 0.87, 0.9, 0.92),
+                  common_exts=("pdf", "txt", "docx", "7z", "MP4", "gz", "svg", "html", "bin"),
+                  prefix="archive.", prefix_share=0.15, name_max=24, trailing_dot_cased=True)
 
 
 def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
@@ -255,8 +54,8 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
     lo, hi = prof.get("min_size", 0), prof.get("max_size", 1048576000)
     needs_user = prof.get("require_user", True) or "{user}" in prof["key"]
 
-    user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
-    filename = random_filename(rng, exts)
+    user = random_user(rng, USER_LENGTHS, inner_dots=True) if (needs_user or rng.random() < 0.5) else None
+    filename = random_filename(rng, exts, NAMES)
     if types:
         # Without contentType a native answer pins the extension's type (which the profile
         # must allow); java checks only a type the client names.
@@ -267,8 +66,8 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
         content_type = rng.choice(ANY_TYPES) if rng.random() < 0.6 else None
     size = rng.choice([None, lo, hi, rng.randint(lo, hi), rng.randint(lo, min(hi, 4096))])
 
-    c = Case(name, fmt, user, filename, content_type, size, random_now(rng), str(uuidlib.UUID(
-        int=rng.getrandbits(128), version=4)))
+    c = Case(name, fmt, user, filename, content_type, size,
+             random_now(rng, SPECIAL_NOWS, special_until=0.3), random_uuid(rng))
 
     if rng.random() < 0.25:      # one fault, never more (the order of checks is not specified)
         faults = ["size_high", "identity_bad", "ext", "active"]
@@ -293,8 +92,9 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
             c.user, c.expect = None, "identity_required"
         # The file name and type faults: rule_errors below names their code.
         elif fault == "ext":
-            c.filename = with_ext(rng, rng.choice(["exe", "gif", "html"]) if exts
-                                  else rng.choice(["j-g", "tar_gz", "p#"]))
+            ext = mixed_case(rng, rng.choice(["exe", "gif", "html"]) if exts
+                             else rng.choice(["j-g", "tar_gz", "p#"]))
+            c.filename = f"{random_name(rng, NAMES.name_max)}.{ext}"
         elif fault == "no_filename":
             c.filename = None
         elif fault == "ext_required":
@@ -307,62 +107,26 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
 
     if not settle_expectation(c, prof, eff_fmt):
         return None
-
-    args = ["sign", "--config", "CONFIG", "--profile", c.profile]
-    if c.user is not None:
-        args += ["--user", c.user]
-    if c.filename is not None:
-        args += ["--filename", c.filename]
-    if c.content_type is not None:
-        args += ["--content-type", c.content_type]
-    if c.size is not None:
-        args += ["--size", str(c.size)]
-    if c.fmt is not None:
-        args += ["--format", c.fmt]
-    args += ["--now", c.now, "--uuid", c.uuid]
-    c.args = args
+    c.args = sign_args(c)
     return c
 
 
-def parse_now(s: str) -> dt.datetime:
-    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-
-
-def check_case(c: Case, proc, profiles: dict, token: str | None) -> None:
-    out = proc.stdout
-    assert out.endswith("\n") and out.count("\n") == 1, f"stdout is not one line + newline: {out!r}"
-    if c.expect != "ok":
-        assert proc.returncode == 1, f"exit {proc.returncode} for an error case"
-        helpers.assert_error_body(helpers.ERROR_STATUS[c.expect], None, out, c.expect)
-        return
-    assert proc.returncode == 0, f"exit {proc.returncode}; stdout={out!r} stderr={proc.stderr[-500:]!r}"
-    body = json.loads(out)
-    prof = profiles[c.profile]
-    helpers.check_signed(body, fmt=c.fmt or prof["format"], prof=prof, profile_name=c.profile,
-                         token=token, user=c.user, filename=c.filename,
-                         content_type=c.content_type, size=c.size, now=parse_now(c.now),
-                         uuid=c.uuid)
-
-
-def run_cases(cases: list[Case], config, env, profiles, token=None) -> list[str]:
-    def one(c: Case):
-        args = [str(config) if a == "CONFIG" else a for a in c.args]
-        proc = helpers.run_cli(args, env=env)
-        try:
-            check_case(c, proc, profiles, token)
-            return None
-        except AssertionError as exc:
-            return f"[{c.fault}] upsign {' '.join(args)}\n    -> {exc}"
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return [r for r in pool.map(one, cases) if r]
+def check_answer(profiles: dict, token: str | None):
+    """The check of a signed answer: helpers.check_signed with the case's exact --now and uuid."""
+    def check(c: Case, body: dict) -> None:
+        prof = profiles[c.profile]
+        helpers.check_signed(body, fmt=c.fmt or prof["format"], prof=prof, profile_name=c.profile,
+                             token=token, user=c.user, filename=c.filename,
+                             content_type=c.content_type, size=c.size, now=parse_now(c.now),
+                             uuid=c.uuid)
+    return check
 
 
 def test_differential_sign(std_config, std_profiles):
     rng = random.Random(SEED)
-    cases = [make_case(rng, std_profiles) for _ in range(N_CASES)]
+    cases = [make_case(rng, _draw_case, std_profiles) for _ in range(N_CASES)]
     assert sum(c.expect == "ok" for c in cases) > N_CASES // 2
-    failures = run_cases(cases, std_config, helpers.cred_env(), std_profiles)
+    failures = run_cases(cases, std_config, helpers.cred_env(), check_answer(std_profiles, None))
     assert not failures, f"{len(failures)}/{len(cases)} cases differ from the contract:\n" + \
         "\n".join(failures[:15])
 
@@ -370,8 +134,8 @@ def test_differential_sign(std_config, std_profiles):
 def test_differential_sign_with_session_token(std_config, std_profiles):
     """STS: native fields carry x-oss-security-token and the policy pins it."""
     rng = random.Random(SEED + 1)
-    cases = [make_case(rng, std_profiles) for _ in range(60)]
-    failures = run_cases(cases, std_config, helpers.cred_env(token=True), std_profiles, token=TOKEN)
+    cases = [make_case(rng, _draw_case, std_profiles) for _ in range(60)]
+    failures = run_cases(cases, std_config, helpers.cred_env(token=True), check_answer(std_profiles, TOKEN))
     assert not failures, f"{len(failures)}/{len(cases)} STS cases differ:\n" + "\n".join(failures[:10])
 
 

@@ -21,13 +21,12 @@ Timing: the only time assertions are the deadline's lower bound (a peer is not c
 (a peer was cut while it still had bytes to send, the good client was answered between the drip's
 first byte and its cut, ...). Each test prints its figures (`-s` shows them).
 
-The raw FastCGI records come from test_fastcgi_abuse (its helpers only, not its worker).
+The raw FastCGI records come from harness/fastcgi.py.
 """
 
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import resource
 import select
@@ -44,18 +43,17 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import fcgi_client
 import helpers
+from harness.fastcgi import (END, POST_BODY, STDIN, Connection, begin, good_params, params_stream,
+                             parse_records, post_params, record, request_start, status_of, stdout_of)
+from harness.nginx import Nginx
+from harness.processes import crash_lines, fd_count, rss_kib
+from harness.wrk import parse_wrk
+from helpers import Worker
 
 sys.path.insert(0, str(helpers.ROOT / "Benchmarks"))
 import wrk_quota  # noqa: E402
-from helpers import Worker
-from test_fastcgi_abuse import (POST_BODY, STDIN, begin, crash_lines, fd_count, good_params,
-                                params_stream, parse_records, post_params, rec, request_start,
-                                rss_kib, status_of, stdout_of)
-from test_shutdown import parse_wrk
 
-END_REQUEST = fcgi_client.END_REQUEST
 HOLD = 1_000                     # test 1: kept connections held idle
 CHURN = 10_000                   # test 3: connections dropped mid-request
 CHURN_BATCH = 500                # open at once (stays far below any descriptor limit)
@@ -159,7 +157,7 @@ class Upsign:
 
     def good(self, user: str = "good-user") -> None:
         """One signed policy on a new connection."""
-        c = fcgi_client.Connection(self.address)
+        c = Connection(self.address)
         try:
             r = c.request(good_params(user), keep_conn=False)
         finally:
@@ -169,7 +167,7 @@ class Upsign:
 
     def metrics(self) -> dict:
         """{name: value} of the worker's gauges and counters (samples summed over labels)."""
-        c = fcgi_client.Connection(self.address)
+        c = Connection(self.address)
         try:
             r = c.request({"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/metrics", "QUERY_STRING": ""},
                           keep_conn=False)
@@ -225,7 +223,7 @@ def open_conn(address, timeout: float = 10.0) -> socket.socket:
 
 def kept_request(user: str) -> bytes:
     """A whole GET request for a signed policy with FCGI_KEEP_CONN set."""
-    return begin(keep=True) + params_stream(good_params(user)) + rec(STDIN, 1)
+    return begin(keep=True) + params_stream(good_params(user)) + record(STDIN, 1)
 
 
 def signed_for(out: bytes, user: str) -> bool:
@@ -291,7 +289,7 @@ def round_trip_all(socks: list[socket.socket], payload_of, timeout: float) -> li
                     else:
                         bufs[i] += chunk
                         recs = parse_records(bufs[i])
-                        if any(t == END_REQUEST and r == 1 for t, r, _ in recs):
+                        if any(t == END and r == 1 for t, r, _ in recs):
                             answers[i] = Answer("end", recs)
                 if how is not None:
                     answers[i] = Answer(how, parse_records(bufs[i]))
@@ -372,12 +370,12 @@ def wrk_counted(url: str, script: Path, quota: int, conns: int, max_seconds: int
 # nginx as in nginx.conf.example, with a large upstream keepalive and room for -c600
 
 
-def ExampleNginx(upstream: str, keepalive: int = UPSTREAM_KEEPALIVE, workers: int = 2) -> helpers.Nginx:
+def ExampleNginx(upstream: str, keepalive: int = UPSTREAM_KEEPALIVE, workers: int = 2) -> Nginx:
     """nginx.conf.example's upstream settings (fastcgi_keep_conn on, and no `fastcgi_next_upstream
     ... non_idempotent`: nginx may not resend a POST, so a kept connection reset under a POST is
     the client's 502), with bodies up to nginx's default 1m kept in memory (upsign's max_body is
     smaller: upsign answers 413)."""
-    return helpers.Nginx(upstream, keepalive=keepalive, workers=workers, worker_connections=8192, backlog=4096,
+    return Nginx(upstream, keepalive=keepalive, workers=workers, worker_connections=8192, backlog=4096,
                          extra_location='client_body_buffer_size 1m; fastcgi_param HTTP_PROXY "";')
 
 
@@ -428,7 +426,7 @@ def test_a_thousand_kept_connections_all_answer_again(nginx_bin):
         held_fds = fd_count(up.pid)
         threads = int(re.search(r"^Threads:\s+(\d+)", Path(f"/proc/{up.pid}/status").read_text(), re.M).group(1))
 
-        nginx = helpers.Nginx(up.upstream, keepalive=32)
+        nginx = Nginx(up.upstream, keepalive=32)
         out = subprocess.run([wrk, "-t1", "-c32", "-d5s", "--timeout", "10s", "-H", "X-Test-User: loader",
                               nginx.url(QUERY)], capture_output=True, text=True, timeout=60).stdout
         res = parse_wrk(out)
@@ -492,7 +490,7 @@ class GoodClient(threading.Thread):
             t0 = time.monotonic()
             try:
                 if conn is None:
-                    conn = fcgi_client.Connection(self.address)
+                    conn = Connection(self.address)
                     conn.sock.settimeout(10)
                 r = conn.request(good_params(user), keep_conn=True)
                 ok = r.status == 200 and signed_for(r.body, user)
@@ -534,7 +532,7 @@ def test_a_slow_drip_peer_is_cut_at_its_deadline_while_others_are_served():
 
         client.start()
         time.sleep(0.3)
-        payload = request_start(good_params("drip")) + rec(STDIN, 1)
+        payload = request_start(good_params("drip")) + record(STDIN, 1)
         drip_would_take = len(payload) * DRIP_INTERVAL
         silent = open_conn(up.address)
         t_silent = time.monotonic()
@@ -633,7 +631,7 @@ def churn_payloads() -> dict[str, bytes]:
     """Parts of a request start, each cut somewhere else."""
     get_start = begin() + params_stream(good_params("churn"))
     post_start = request_start(post_params("churn"))
-    body = rec(STDIN, 1, POST_BODY)
+    body = record(STDIN, 1, POST_BODY)
     return {
         "nothing": b"",
         "half a header": begin()[:4],

@@ -10,8 +10,8 @@ import time
 import pytest
 
 import helpers
-from helpers import (AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN,
-                     SECRET, TOKEN)
+from harness.nginx import Nginx
+from helpers import AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN, SECRET, TOKEN
 
 NOW = "2026-01-02T03:04:05Z"
 UUID = "0f8c3c1e-6a57-4b2e-9d7a-3b1f2c4d5e6f"
@@ -167,7 +167,7 @@ def test_serve_without_usable_credentials_never_signs(tmp_path, nginx_bin, case)
             assert w.proc.returncode != 0, "worker exited 0 with an unusable credentials file"
             return
         helpers.wait_unix_socket(sock, w)
-        ngx = helpers.Nginx(f"unix:{sock}")
+        ngx = Nginx(f"unix:{sock}")
         try:
             r = requests.get(ngx.url("/upload/policy?profile=native&filename=a.png&contentType=image/png"),
                              headers={"X-Test-User": "alice"}, timeout=10)

@@ -6,7 +6,6 @@ Run with the suite's binary (UPSIGN_BIN: no release build) on free ports and a s
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 

@@ -28,17 +28,17 @@ from pathlib import Path
 
 import pytest
 
-import fcgi_client
 import helpers
-from helpers import Nginx, Worker
-from test_shutdown import parse_wrk
+from harness.fastcgi import Connection
+from harness.nginx import Nginx
+from harness.wrk import parse_wrk
+from helpers import Worker
 
 SUPERVISOR = Path(__file__).resolve().parent / "supervisor.py"
 RESTART_DELAY = 0.1          # systemd's default RestartSec
 THREADS = 64
 CLIENTS = 32                 # concurrent HTTP clients (wrk -c32)
 NEXT_UPSTREAM = "fastcgi_next_upstream error timeout non_idempotent;"   # nginx.conf.example
-RECOVERY_LIMIT = 1.0         # seconds from a kill to the next answer from a new worker
 # nginx error-log lines that mean a connection to the worker's socket was refused or could not
 # be queued: with the socket held by the supervisor there must be none.
 REFUSAL = re.compile(r"connect\(\) to unix:\S+ failed \((111|11|2):|no live upstreams")
@@ -263,7 +263,7 @@ def service(nginx_bin, faults_config):
 @pytest.mark.parametrize("retry", ["non_idempotent", "default"])
 def test_sigkill_under_load(nginx_bin, faults_config, retry):
     """SIGKILL three times under load: no refusal, only requests in flight in the killed worker
-    fail, and a new worker answers within RECOVERY_LIMIT. nginx retries a request lost on a
+    fail, and a new worker answers (how soon is printed, not asserted). nginx retries a request lost on a
     kept connection: with nginx.conf.example's `fastcgi_next_upstream ... non_idempotent`, POSTs
     too; with nginx's default (`retry=default`) only GETs, so the POSTs in flight fail."""
     svc = Service(faults_config, nginx=NEXT_UPSTREAM if retry == "non_idempotent" else "")
@@ -317,14 +317,16 @@ def _sigkill_under_load(svc: Service, retry: str) -> None:
             assert not late, f"kill {i + 1}: requests sent after the worker died failed: " + describe_failures(late, base)
         else:
             # Also a POST that nginx sends on a kept connection of the dead worker before it has
-            # seen that connection closed: at once after the kill, never later.
-            slow = [r for r in mine if r.t1 > k["t_exit"] + 1.0]
-            assert not slow, f"kill {i + 1}: failures long after the worker died: " + describe_failures(slow, base)
+            # seen that connection closed: sent before the new worker answered, never after
+            # (by then nginx has dropped the dead worker's connections).
+            t_back = min(r.t1 for r in later)
+            slow = [r for r in mine if r.t0 > t_back]
+            assert not slow, (f"kill {i + 1}: requests sent after the new worker answered failed: "
+                              + describe_failures(slow, base))
         # A connection of the killed worker fails at most one request (nginx then drops it).
         assert k["failed"] <= k["conns"], (
             f"kill {i + 1}: {k['failed']} failed, more than the {k['conns']} connections of the killed "
             f"worker: " + describe_failures(mine, base))
-        assert k["recovery"] < RECOVERY_LIMIT, f"kill {i + 1}: answered again only after {k['recovery']:.2f}s"
     stray = [r for r in failed if r.t1 < kills[0]["t_kill"]]
     assert not stray, "failures before any kill: " + describe_failures(stray, base)
     summary = "\n".join(lines)
@@ -409,7 +411,7 @@ def test_sigterm_answers_a_connection_it_has_accepted(faults_config):
     svc = Service(faults_config, nginx=None)
     try:
         pid = svc.first_pid
-        c = fcgi_client.Connection(str(svc.sock))
+        c = Connection(str(svc.sock))
         deadline = time.monotonic() + 5
         while connection_count(pid) < 1:
             assert time.monotonic() < deadline, "the worker never accepted the connection"

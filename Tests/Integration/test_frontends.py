@@ -9,7 +9,7 @@ and passing the user to upsign as REMOTE_USER (`[server] identity_param = "REMOT
 
 The front ends run from the shipped examples, deploy/lighttpd/upsign.conf, deploy/caddy/Caddyfile
 and deploy/apache/upsign-proxy-fcgi.conf, rendered by replacing the operator's paths with the
-test's (render() and the EXAMPLE_*/CADDY_* texts below: each replaced text must still be in the
+test's (harness/frontends.py: render() and the EXAMPLE_*/CADDY_* texts; each replaced text must still be in the
 example, else the test fails), so the files operators copy are the files tested. Each front end gets a small main configuration of its own around the
 example (a port on 127.0.0.1, logs in a scratch folder), the way an operator includes the
 example in a site.
@@ -31,14 +31,8 @@ keeps connections open (Apache's enablereuse) must not lose requests to how upsi
 
 from __future__ import annotations
 
-import base64
-import grp
-import http.client
-import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -46,399 +40,31 @@ from pathlib import Path
 import pytest
 
 import helpers
-from conftest import RawResponse
+from harness.frontend_stack import FrontEndStack
+from harness.frontends import basic
+from harness.http import RawResponse
+from harness.measure import say, timed
+from harness.wrk import parse_wrk
 
-# Two users: alice's password hash is Apache's MD5 (htpasswd -m), bob's bcrypt (htpasswd -B),
-# the two formats the examples advise; Caddy has only bcrypt (caddy hash-password).
-USERS = {"alice": "alice-Pw-3e1f", "bob": "bob-Pw-77c2"}
 SPOOFED = "mallory"
 FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
 POLICY = "/upload/policy?profile=avatar&filename=a.png"
-
-EXAMPLES = {
-    "lighttpd": helpers.ROOT / "deploy" / "lighttpd" / "upsign.conf",
-    "caddy": helpers.ROOT / "deploy" / "caddy" / "Caddyfile",
-    "apache": helpers.ROOT / "deploy" / "apache" / "upsign-proxy-fcgi.conf",
-}
-# What the examples name for the operator, replaced by the test's own paths.
-EXAMPLE_SOCKET = "/run/upsign/upsign.sock"
-EXAMPLE_HTPASSWD = "/etc/upsign/htpasswd"
-CADDY_SITE = "upload.example.com"
-CADDY_USER_LINE = "alice REPLACE_WITH_THE_OUTPUT_OF_caddy_hash-password"
-
-APACHE_MODULE_DIR = Path("/usr/lib/apache2/modules")
-SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-APACHE_USER = "www-data"
-
 FRONT_ENDS = ["lighttpd", "caddy", "apache"]
-
-
-def say(capsys, text: str) -> None:
-    """Measurements go to the terminal even without -s."""
-    with capsys.disabled():
-        print("\n" + text, flush=True)
-
-
-def render(example: Path, subs: dict[str, str]) -> str:
-    """The example with each key replaced by its value; a key the example no longer contains
-    fails the test (the substitutions must follow the example, never silently miss)."""
-    text = example.read_text()
-    for k in sorted(subs, key=len, reverse=True):
-        assert k in text, f"{example} no longer contains {k!r}: update the substitutions in {__file__}"
-        text = text.replace(k, subs[k])
-    return text
-
-
-def basic(user: str, password: str | None = None) -> str:
-    password = USERS[user] if password is None else password
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def write_htpasswd(path: Path) -> None:
-    path.write_text("")
-    for user, flag in (("alice", "-m"), ("bob", "-B")):
-        subprocess.run(["htpasswd", "-b", flag, str(path), user, USERS[user]], check=True,
-                       capture_output=True, timeout=30)
-    # as the examples say: readable by the web server's group only
-    os.chown(path, 0, grp.getgrnam(APACHE_USER).gr_gid)
-    os.chmod(path, 0o640)
-
-
-# --------------------------------------------------------------------------------------------
-# The front ends
-
-
-class FrontEnd:
-    """One front end in the foreground, on a free 127.0.0.1 port, configured from its shipped
-    example in its own scratch folder; its output and error log are kept for the assertions."""
-
-    name = "front end"
-
-    def __init__(self, sock: Path):
-        self.sock = sock
-        self.dir = helpers.scratch_dir(f"usfe-{self.name}")
-        os.chmod(self.dir, 0o755)
-        self.port = helpers.free_port()
-        self.out_path = self.dir / f"{self.name}.out"
-        self.error_log_path = self.dir / f"{self.name}-error.log"
-        helpers.LOG_FILES.extend([self.out_path, self.error_log_path])   # the secret scan reads them
-        self.proc: subprocess.Popen | None = None
-
-    # subclasses: write the configuration, return the argv and environment
-    def prepare(self) -> tuple[list[str], dict]:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        argv, env = self.prepare()
-        self._out = open(self.out_path, "wb")
-        self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-        def check():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited rc={self.proc.returncode}:\n{self.error_log()}")
-
-        helpers.wait_tcp("127.0.0.1", self.port, proc_check=check)
-
-    def error_log(self, tail: int = 4000) -> str:
-        out = self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
-        log = self.error_log_path.read_text(errors="replace") if self.error_log_path.exists() else ""
-        return f"--- {self.name} output ---\n{out[-tail:]}\n--- {self.name} error log ---\n{log[-tail:]}"
-
-    def error_log_size(self) -> tuple[int, int]:
-        return tuple(p.stat().st_size if p.exists() else 0 for p in (self.out_path, self.error_log_path))
-
-    def error_log_since(self, sizes: tuple[int, int]) -> list[str]:
-        """The lines the front end logged (output and error log) after error_log_size()."""
-        lines = []
-        for p, start in zip((self.out_path, self.error_log_path), sizes):
-            if p.exists():
-                with open(p, "rb") as f:
-                    f.seek(start)
-                    lines += f.read().decode(errors="replace").splitlines()
-        return [line for line in lines if line.strip()]
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def request(self, method: str, path: str, *, auth: str | None = None, headers: dict | None = None,
-                data: str | None = None) -> RawResponse:
-        """One request on its own connection; `auth` is the Authorization header's value."""
-        h = dict(headers or {})
-        if auth is not None:
-            h["Authorization"] = auth
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=data.encode() if data is not None else None, headers=h)
-            resp = conn.getresponse()
-            r = RawResponse(resp, resp.read())
-        finally:
-            conn.close()
-        helpers.record_response(f"{self.name} {method} {path[:80]}", r)
-        return r
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self._out.close()
-
-
-class Lighttpd(FrontEnd):
-    """lighttpd -D with a main configuration that includes the rendered example, as Debian's
-    lighttpd.conf includes conf-enabled/50-upsign.conf."""
-
-    name = "lighttpd"
-
-    def prepare(self):
-        lighttpd = shutil.which("lighttpd", path=SYSTEM_PATH)
-        if not lighttpd:
-            pytest.fail("lighttpd not installed (deploy/install-deps.sh installs it)")
-        htpasswd = self.dir / "htpasswd"
-        write_htpasswd(htpasswd)
-        example = self.dir / "50-upsign.conf"
-        example.write_text(render(EXAMPLES["lighttpd"], {
-            EXAMPLE_SOCKET: str(self.sock), EXAMPLE_HTPASSWD: str(htpasswd)}))
-        (self.dir / "htdocs").mkdir()
-        conf = self.dir / "lighttpd.conf"
-        conf.write_text(f"""\
-# Written by Tests/Integration/test_frontends.py; nothing here comes from /etc/lighttpd.
-server.document-root = "{self.dir}/htdocs"
-server.bind = "127.0.0.1"
-server.port = {self.port}
-server.errorlog = "{self.error_log_path}"
-server.pid-file = "{self.dir}/lighttpd.pid"
-server.upload-dirs = ( "{self.dir}" )
-include "{example}"
-""")
-        t = subprocess.run([lighttpd, "-tt", "-f", str(conf)], capture_output=True, text=True, timeout=30)
-        assert t.returncode == 0, f"lighttpd -tt refused {conf}:\n{t.stdout}{t.stderr}"
-        return [lighttpd, "-D", "-f", str(conf)], {"PATH": SYSTEM_PATH, "LANG": "C"}
-
-
-class Caddy(FrontEnd):
-    """caddy run with the rendered example: the site address becomes http://127.0.0.1:PORT, the
-    placeholder user line two real users (hashes from `caddy hash-password`), and a global
-    options block in front turns the admin endpoint off (the example keeps Caddy's default,
-    which `systemctl reload caddy` needs; one fixed port would clash between test runs)."""
-
-    name = "caddy"
-
-    def prepare(self):
-        caddy = shutil.which("caddy", path=SYSTEM_PATH)
-        if not caddy:
-            pytest.fail("caddy not installed (deploy/install-deps.sh installs it)")
-        env = {"PATH": SYSTEM_PATH, "LANG": "C", "HOME": str(self.dir),
-               "XDG_DATA_HOME": str(self.dir / "data"), "XDG_CONFIG_HOME": str(self.dir / "config")}
-        users = []
-        for user, password in USERS.items():
-            h = subprocess.run([caddy, "hash-password", "--plaintext", password], env=env,
-                               capture_output=True, text=True, timeout=60)
-            assert h.returncode == 0 and h.stdout.strip(), f"caddy hash-password: {h.stdout}{h.stderr}"
-            users.append(f"{user} {h.stdout.strip()}")
-        site = render(EXAMPLES["caddy"], {
-            CADDY_SITE: f"http://127.0.0.1:{self.port}", EXAMPLE_SOCKET: str(self.sock),
-            CADDY_USER_LINE: "\n\t\t\t".join(users)})
-        conf = self.dir / "Caddyfile"
-        conf.write_text("# Written by Tests/Integration/test_frontends.py: global options, then "
-                        "deploy/caddy/Caddyfile rendered.\n{\n\tadmin off\n}\n\n" + site)
-        return [caddy, "run", "--config", str(conf), "--adapter", "caddyfile"], env
-
-
-# Why not Debian's stock mpm_event.conf (2 to 6 children of 25 threads, MaxRequestWorkers 150):
-# under wrk -c256 that Apache closes clients' kept-alive connections by itself, which wrk counts
-# as read errors, even for a static file Apache serves alone: measured thousands in 5 s (still
-# 2 to 29 with every child started up front and MaxKeepAliveRequests 0; children coming
-# and going, and a child's limit on connections, are the likely causes). With one child of 320
-# threads: none. The load test must see upsign's errors, not those. The pool of connections to
-# upsign is per child, up to ThreadsPerChild: here up to 320, against upsign's 64 threads.
-APACHE_MAIN = """\
-# Written by Tests/Integration/test_frontends.py; nothing here comes from /etc/apache2.
-ServerRoot "{dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{dir}/run/httpd.pid"
-DefaultRuntimeDir "{dir}/run"
-ErrorLog "{error_log}"
-LogLevel warn
-{user_lines}
-{load_lines}
-# One child with a thread for each of wrk's 256 connections, and spare (see test_frontends.py)
-StartServers            1
-ServerLimit             1
-ThreadLimit             320
-ThreadsPerChild         320
-MaxRequestWorkers       320
-MinSpareThreads         1
-MaxSpareThreads         320
-MaxConnectionsPerChild  0
-KeepAlive On
-DocumentRoot "{dir}/htdocs"
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-<VirtualHost 127.0.0.1:{port}>
-    ServerName 127.0.0.1
-    Include "{example}"
-</VirtualHost>
-"""
-# What the example's install notes enable (a2enmod proxy proxy_fcgi auth_basic authn_file
-# authz_user env), plus the MPM and the two modules Debian always has on.
-APACHE_MODULES = ["mpm_event", "authn_core", "authz_core", "proxy", "proxy_fcgi", "auth_basic",
-                  "authn_file", "authz_user", "env"]
-
-
-class ApacheProxyFcgi(FrontEnd):
-    """apache2 -DFOREGROUND from its own ServerRoot, the rendered example Included in a
-    <VirtualHost> as its notes say, one event-MPM child of 320 threads; runs as www-data."""
-
-    name = "apache"
-
-    def prepare(self):
-        apache = shutil.which("apache2", path=SYSTEM_PATH)
-        if not apache:
-            pytest.fail("apache2 not installed (deploy/install-deps.sh installs it)")
-        for m in APACHE_MODULES:
-            if not (APACHE_MODULE_DIR / f"mod_{m}.so").exists():
-                pytest.fail(f"{APACHE_MODULE_DIR}/mod_{m}.so missing (apache2)")
-        (self.dir / "run").mkdir()
-        (self.dir / "htdocs").mkdir()
-        htpasswd = self.dir / "htpasswd"
-        write_htpasswd(htpasswd)
-        example = self.dir / "upsign-proxy-fcgi.conf"
-        example.write_text(render(EXAMPLES["apache"], {
-            EXAMPLE_SOCKET: str(self.sock), EXAMPLE_HTPASSWD: str(htpasswd)}))
-        loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULE_DIR}/mod_{m}.so" for m in APACHE_MODULES)
-        users = f"User {APACHE_USER}\nGroup {APACHE_USER}" if os.geteuid() == 0 else ""
-        conf = self.dir / "httpd.conf"
-        conf.write_text(APACHE_MAIN.format(dir=self.dir, port=self.port, error_log=self.error_log_path,
-                                           user_lines=users, load_lines=loads, example=example))
-        env = {"PATH": SYSTEM_PATH, "LANG": "C"}
-        argv = [apache, "-d", str(self.dir), "-f", str(conf)]
-        t = subprocess.run(argv + ["-t"], env=env, capture_output=True, text=True, timeout=30)
-        assert t.returncode == 0, f"apache2 -t refused {conf}:\n{t.stdout}{t.stderr}"
-        return argv + ["-DFOREGROUND"], env
-
-
-FRONT_END_CLASSES = {"lighttpd": Lighttpd, "caddy": Caddy, "apache": ApacheProxyFcgi}
-
-
-# --------------------------------------------------------------------------------------------
-# upsign, and what it logged
-
-
-class Stack:
-    """One upsign (default thread count, unix socket) behind one front end."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        self.dir = helpers.scratch_dir("usfe-up")
-        os.chmod(self.dir, 0o755)   # Apache's children (www-data) reach the socket through it
-        server = {"base_path": "/upload", "identity_param": "REMOTE_USER", "max_body": 1024,
-                  "default_profile": "avatar", "max_expires_in": 604800}   # no `threads`: the default
-        self.profiles = helpers.standard_profiles()
-        self.config = helpers.write_config(self.dir, server=server, profiles=self.profiles)
-        self.sock = self.dir / "upsign.sock"
-        self.worker = helpers.Worker(helpers.serve_argv(self.config, listen=f"unix:{self.sock}"),
-                                     helpers.cred_env(), name=f"frontend-{kind}", log_dir=self.dir)
-        self.fe: FrontEnd | None = None
-        self._marks = 0
-        try:
-            helpers.wait_unix_socket(self.sock, self.worker)
-            # root:www-data 0660, as upsign.socket makes it (lighttpd and Caddy run as root here)
-            os.chown(self.sock, 0, grp.getgrnam(APACHE_USER).gr_gid)
-            self.fe = FRONT_END_CLASSES[kind](self.sock)
-            self.fe.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.fe is not None:
-            self.fe.stop()
-        self.worker.stop()
-
-    def logs(self) -> str:
-        return f"{self.fe.error_log()}\n--- upsign ---\n{self.worker.log()[-3000:]}"
-
-    def request_lines(self) -> list[dict]:
-        """upsign's request log lines (one JSON object per answered request)."""
-        rows = []
-        for line in self.worker.log().splitlines():
-            if line.startswith("{"):
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if row.get("msg") == "request":
-                    rows.append(row)
-        return rows
-
-    def mark(self) -> int:
-        """A marker request upsign logs with its path (an unknown route, logged with
-        request.path). Returns the marker line's index once it is in upsign's log: every request
-        answered before the marker is logged by then (the log writer writes every thread's
-        pending lines at once)."""
-        self._marks += 1
-        path = f"/upload/mark-{self._marks}"
-        r = self.fe.request("GET", path, auth=basic("alice"))
-        assert r.status_code == 404 and r.text.startswith("{"), \
-            f"marker {path}: {r.status_code} {r.text[:200]}\n{self.logs()}"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            for i, row in enumerate(self.request_lines()):
-                if row.get("request.path") == path:
-                    return i
-            time.sleep(0.02)
-        raise AssertionError(f"marker {path} never reached upsign's log\n{self.logs()}")
-
-    def settle(self) -> int:
-        """Two markers: after the first is in the log, nothing earlier is still pending, so only
-        requests made after settle() can follow the second one."""
-        self.mark()
-        return self.mark()
-
-    def lines_since(self, start: int) -> list[dict]:
-        """The request lines logged after index `start` (from settle()), markers left out, once a
-        closing marker is in the log. Lines of requests answered by different upsign threads
-        may be written in any order within one write, so callers compare them sorted."""
-        self.mark()
-        return [row for row in self.request_lines()[start + 1:]
-                if not str(row.get("request.path", "")).startswith("/upload/mark-")]
-
-    def assert_every_policy_request_had_a_user(self) -> None:
-        anonymous = [row for row in self.request_lines()
-                     if row.get("route") == "policy" and row.get("user") not in USERS]
-        assert not anonymous, (f"{self.kind}: upsign answered policy requests without a logged-in "
-                               f"user: {anonymous[:3]}\n{self.logs()}")
 
 
 @pytest.fixture(scope="module", params=FRONT_ENDS)
 def stack(request, need_root):
     # need_root: the front ends bind and write where root may; Apache drops to www-data.
-    s = Stack(request.param)
+    s = FrontEndStack(request.param)
     yield s
     s.close()
     assert s.fe.proc.returncode is not None, f"{s.kind} did not stop"
 
 
-def ok_json(r: RawResponse, s: Stack) -> dict:
+def ok_json(r: RawResponse, s: FrontEndStack) -> dict:
     assert r.status_code == 200, f"{s.kind}: {r.status_code} {r.text[:400]}\n{s.logs()}"
     helpers.assert_std_headers(r)
     return r.json()
-
-
-def timed(fn, *a, **kw):
-    t0 = time.time()
-    r = fn(*a, **kw)
-    return r, (t0, time.time())
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,18 +157,6 @@ def test_client_headers_cannot_set_the_identity(stack):
     seen = [(row.get("route"), row.get("user")) for row in s.lines_since(start)]
     assert seen == [("policy", "alice")], f"{s.kind}: upsign logged {seen}\n{s.logs()}"
     s.assert_every_policy_request_had_a_user()
-
-
-def parse_wrk(out: str) -> dict:
-    """As shared/bench/run.py reads wrk: requests/s, non-2xx answers and the sum of the socket
-    errors (connect, read, write, timeout)."""
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert m, f"cannot parse wrk output:\n{out}"
-    non2xx = int(n.group(1)) if (n := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
-    errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    total = re.search(r"(\d+) requests in", out)
-    return {"rps": float(m.group(1)), "non2xx": non2xx, "errors": errs,
-            "requests": int(total.group(1)) if total else 0}
 
 
 def tally(lines: list[str], top: int = 6) -> str:

@@ -5,28 +5,17 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 import urllib.parse
 
 import pytest
 
 import helpers
+from harness.contract import ok_json
+from harness.measure import timed
 from helpers import SECRET
 
 JSON_CT = {"Content-Type": "application/json"}
 FORM_CT = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def timed(stack, method, path, **kw):
-    t0 = time.time()
-    r = stack.request(method, path, **kw)
-    return r, (t0, time.time())
-
-
-def ok_json(r):
-    assert r.status_code == 200, f"{r.status_code}: {r.text[:400]}"
-    helpers.assert_std_headers(r)
-    return r.json()
 
 
 # ---------------------------------------------------------------------------------- healthz
@@ -53,7 +42,7 @@ def test_java_policy_over_keepalive(stack, std_profiles):
     keys = set()
     for i in range(150):
         fname = random.Random(i).choice(["a.jpg", "B.JPEG", "c.Png", "photo.final.webp", "dir.png/x.jpeg"])
-        r, window = timed(stack, "GET", "/upload/policy?filename=" + urllib.parse.quote(fname),
+        r, window = timed(stack.request, "GET", "/upload/policy?filename=" + urllib.parse.quote(fname),
                           user=f"user{i % 7}")
         body = ok_json(r)
         helpers.check_signed(body, fmt="java", prof=prof, profile_name="avatar", user=f"user{i % 7}",
@@ -63,14 +52,14 @@ def test_java_policy_over_keepalive(stack, std_profiles):
 
 
 def test_java_policy_post_form(stack, std_profiles):
-    r, window = timed(stack, "POST", "/upload/policy", user="carol", headers=FORM_CT,
+    r, window = timed(stack.request, "POST", "/upload/policy", user="carol", headers=FORM_CT,
                       data="profile=avatar&filename=me%20and%20you.PNG&size=2048")
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["avatar"], profile_name="avatar",
                          user="carol", filename="me and you.PNG", size=2048, now_window=window)
 
 
 def test_java_policy_post_json(stack, std_profiles):
-    r, window = timed(stack, "POST", "/upload/policy", user="dave", headers=JSON_CT,
+    r, window = timed(stack.request, "POST", "/upload/policy", user="dave", headers=JSON_CT,
                       data=json.dumps({"profile": "avatar", "filename": "x.webp", "size": 10,
                                        "format": "java"}))
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["avatar"], profile_name="avatar",
@@ -78,7 +67,7 @@ def test_java_policy_post_json(stack, std_profiles):
 
 
 def test_native_policy_get(stack, std_profiles):
-    r, window = timed(stack, "GET", "/upload/policy?profile=photo&filename=cat.JPG"
+    r, window = timed(stack.request, "GET", "/upload/policy?profile=photo&filename=cat.JPG"
                       "&contentType=image%2Fjpeg&size=123456", user="erin")
     helpers.check_signed(ok_json(r), fmt="native", prof=std_profiles["photo"], profile_name="photo",
                          user="erin", filename="cat.JPG", content_type="image/jpeg", size=123456,
@@ -86,7 +75,7 @@ def test_native_policy_get(stack, std_profiles):
 
 
 def test_native_policy_post_form(stack, std_profiles):
-    r, window = timed(stack, "POST", "/upload/policy", user="erin", headers=FORM_CT,
+    r, window = timed(stack.request, "POST", "/upload/policy", user="erin", headers=FORM_CT,
                       data=urllib.parse.urlencode({"profile": "photo", "filename": "dog.png",
                                                    "contentType": "image/png"}))
     helpers.check_signed(ok_json(r), fmt="native", prof=std_profiles["photo"], profile_name="photo",
@@ -95,7 +84,7 @@ def test_native_policy_post_form(stack, std_profiles):
 
 
 def test_native_policy_post_json(stack, std_profiles):
-    r, window = timed(stack, "POST", "/upload/policy", user="frank", headers=JSON_CT,
+    r, window = timed(stack.request, "POST", "/upload/policy", user="frank", headers=JSON_CT,
                       data=json.dumps({"profile": "doc", "filename": "report.PDF",
                                        "contentType": "application/pdf", "size": 4096}))
     helpers.check_signed(ok_json(r), fmt="native", prof=std_profiles["doc"], profile_name="doc",
@@ -104,24 +93,24 @@ def test_native_policy_post_json(stack, std_profiles):
 
 
 def test_format_param_overrides_profile_default(stack, std_profiles):
-    r, window = timed(stack, "GET", "/upload/policy?profile=avatar&format=native&filename=a.jpg"
+    r, window = timed(stack.request, "GET", "/upload/policy?profile=avatar&format=native&filename=a.jpg"
                       "&contentType=image/png", user="gina")
     helpers.check_signed(ok_json(r), fmt="native", prof=std_profiles["avatar"], profile_name="avatar",
                          user="gina", filename="a.jpg", content_type="image/png", now_window=window)
     # The other way round pins less (no Content-Type for java clients): a native profile refuses it.
-    r, window = timed(stack, "GET", "/upload/policy?profile=doc&format=java&filename=a.txt",
+    r, window = timed(stack.request, "GET", "/upload/policy?profile=doc&format=java&filename=a.txt",
                       user="gina")
     helpers.assert_http_error(r, "invalid_request", 400)
 
 
 def test_form_body_with_charset_parameter(stack, std_profiles):
     """wx.request / axios send `application/x-www-form-urlencoded; charset=UTF-8`."""
-    r, window = timed(stack, "POST", "/upload/policy", user="hank",
+    r, window = timed(stack.request, "POST", "/upload/policy", user="hank",
                       headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
                       data="filename=a.jpg")
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["avatar"], profile_name="avatar",
                          user="hank", filename="a.jpg", now_window=window)
-    r, window = timed(stack, "POST", "/upload/policy", user="hank",
+    r, window = timed(stack.request, "POST", "/upload/policy", user="hank",
                       headers={"Content-Type": "application/json; charset=utf-8"},
                       data=json.dumps({"filename": "a.jpg"}))
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["avatar"], profile_name="avatar",
@@ -129,19 +118,19 @@ def test_form_body_with_charset_parameter(stack, std_profiles):
 
 
 def test_post_without_body_uses_query(stack, std_profiles):
-    r, window = timed(stack, "POST", "/upload/policy?filename=a.png", user="ivy")
+    r, window = timed(stack.request, "POST", "/upload/policy?filename=a.png", user="ivy")
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["avatar"], profile_name="avatar",
                          user="ivy", filename="a.png", now_window=window)
 
 
 def test_profile_without_identity(stack, std_profiles):
-    r, window = timed(stack, "GET", "/upload/policy?profile=public&filename=x.bin")
+    r, window = timed(stack.request, "GET", "/upload/policy?profile=public&filename=x.bin")
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["public"], profile_name="public",
                          user=None, filename="x.bin", now_window=window)
 
 
 def test_timestamp_placeholder_is_unix_seconds(stack, std_profiles):
-    r, window = timed(stack, "GET", "/upload/policy?profile=stamp&filename=x.bin")
+    r, window = timed(stack.request, "GET", "/upload/policy?profile=stamp&filename=x.bin")
     body = ok_json(r)
     m = re.fullmatch(r"t/(\d+)/" + helpers.UUID4_RE + r"\.bin", body["key"])
     assert m, f"key {body['key']!r} does not match t/{{timestamp}}/{{uuid}}.bin"
@@ -153,7 +142,7 @@ def test_timestamp_placeholder_is_unix_seconds(stack, std_profiles):
 
 def test_identity_edge_lengths(stack, std_profiles):
     user = "a" * 128
-    r, window = timed(stack, "GET", "/upload/policy?filename=a.jpg", user=user)
+    r, window = timed(stack.request, "GET", "/upload/policy?filename=a.jpg", user=user)
     helpers.check_signed(ok_json(r), fmt="java", prof=std_profiles["avatar"], profile_name="avatar",
                          user=user, filename="a.jpg", now_window=window)
     helpers.assert_http_error(stack.request("GET", "/upload/policy?filename=a.jpg", user="a" * 129),
@@ -166,7 +155,7 @@ def test_printable_identities_are_escaped_or_refused(stack, std_profiles, user):
     """The contract refuses only /, .., control chars, non-ASCII and >128 bytes. Other printable
     ASCII must either be refused as invalid_identity or end up verbatim in a well-formed,
     correctly signed answer (JSON escaping)."""
-    r, window = timed(stack, "GET", "/upload/policy?filename=a.jpg", user=user)
+    r, window = timed(stack.request, "GET", "/upload/policy?filename=a.jpg", user=user)
     if r.status_code == 400:
         helpers.assert_http_error(r, "invalid_identity")
         return

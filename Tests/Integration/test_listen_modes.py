@@ -10,7 +10,9 @@ import pytest
 import requests
 
 import helpers
-from helpers import Nginx, Worker
+from harness.fastcgi import Connection
+from harness.nginx import Nginx
+from helpers import Worker
 
 
 def exercise(nginx: Nginx, profiles: dict, n: int = 20) -> None:
@@ -153,9 +155,8 @@ def _tcp_worker(std_config, host: str, env_extra: dict, name: str):
 
 def _healthz(address) -> bytes | None:
     """The answer to a raw FastCGI healthz request, or None when the worker closed unanswered."""
-    import fcgi_client
     params = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/upload/healthz", "QUERY_STRING": ""}
-    c = fcgi_client.Connection(address)
+    c = Connection(address)
     try:
         return c.request(params).raw
     except (ConnectionError, OSError):

@@ -14,7 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import helpers
-from conftest import start_stack
+from harness.nginx import Nginx
+from harness.stack import start_stack
 
 
 def _families(text: str) -> dict:
@@ -224,7 +225,7 @@ def test_log_level_notice_drops_the_request_lines(nginx_bin, tmp_path):
                        helpers.cred_env(), name="notice", log_dir=d)
     try:
         helpers.wait_unix_socket(sock, w)
-        ngx = helpers.Nginx(f"unix:{sock}")
+        ngx = Nginx(f"unix:{sock}")
         try:
             import requests
             assert requests.get(ngx.url("/upload/healthz"), timeout=10).status_code == 200

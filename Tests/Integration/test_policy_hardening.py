@@ -19,7 +19,8 @@ import pytest
 import helpers
 import oracle
 import oracle_stores
-from conftest import start_stack
+from harness.processes import output_lines
+from harness.stack import start_stack
 
 USER = "alice"
 QINIU_AK = "itestHardeningQiniuAccessKey_0123456789ab"
@@ -324,10 +325,6 @@ def check(tmp_path, text: str, name: str = "upsign.toml") -> subprocess.Complete
     return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
 
 
-def lines_of(proc) -> list[str]:
-    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
-
-
 def header_params_config(tmp_path) -> str:
     server = dict(helpers.STANDARD_SERVER, identity_param="HTTP_X_USER", tenant_param="HTTP_X_APP")
     return helpers.toml_text(server, helpers.standard_profiles())
@@ -335,7 +332,7 @@ def header_params_config(tmp_path) -> str:
 
 def test_check_config_refuses_request_headers_as_identity_or_tenant(tmp_path):
     proc = check(tmp_path, header_params_config(tmp_path))
-    lines = lines_of(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 1, lines
     for field, name in (("identity_param", "HTTP_X_USER"), ("tenant_param", "HTTP_X_APP")):
         hits = [l for l in lines if l.startswith(f"server.{field}:")]
@@ -344,7 +341,7 @@ def test_check_config_refuses_request_headers_as_identity_or_tenant(tmp_path):
     # Control: the same config with params of the web server's own passes.
     ok = check(tmp_path, helpers.toml_text(dict(helpers.STANDARD_SERVER, tenant_param="UPSIGN_APP"),
                                            helpers.standard_profiles()), "ok.toml")
-    assert ok.returncode == 0, lines_of(ok)
+    assert ok.returncode == 0, output_lines(ok)
 
 
 def test_serve_refuses_to_start_with_a_request_header_as_identity(tmp_path):
@@ -387,11 +384,11 @@ def one_profile(tmp_path, name: str, prof: dict, callback: dict | None = None, f
     text = helpers.toml_text(dict(helpers.STANDARD_SERVER, default_profile=name), {name: prof})
     if callback:
         text += f"\n[profiles.{name}.callback]\n" + "".join(
-            f"{k} = {helpers._toml_value(v)}\n" for k, v in callback.items())
+            f"{k} = {helpers.toml_value(v)}\n" for k, v in callback.items())
         secret = tmp_path / "binding.key"
         secret.write_text("b" * 64 + "\n")
         secret.chmod(0o600)
-        text += f"\n[callback]\nbinding_secret = {helpers._toml_value(str(secret))}\n"
+        text += f"\n[callback]\nbinding_secret = {helpers.toml_value(str(secret))}\n"
     return check(tmp_path, text, file)
 
 
@@ -400,17 +397,17 @@ APPSERVER = dict(format="aliyun-appserver", extensions=None, content_types=None,
 
 def test_an_appserver_key_without_uuid_is_refused(tmp_path):
     proc = one_profile(tmp_path, "shared", helpers.profile(key="shared/{yyyy}{mm}{dd}/", **APPSERVER))
-    lines = lines_of(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 1, lines
     assert len(lines) == 1 and lines[0].startswith("profiles.shared.format: ") and "{uuid}" in lines[0], lines
     ok = one_profile(tmp_path, "shared", helpers.profile(key="shared/{yyyy}{mm}{dd}/{uuid}/", **APPSERVER), file="ok.toml")
-    assert ok.returncode == 0, lines_of(ok)
+    assert ok.returncode == 0, output_lines(ok)
 
 
 def test_a_native_profile_offering_appserver_needs_uuid_too(tmp_path):
     prof = _p(key="shared/{yyyy}{mm}{dd}/", require_user=False, formats=["aliyun-appserver"])
     proc = one_profile(tmp_path, "nat", prof)
-    lines = lines_of(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 1, lines
     assert len(lines) == 1 and lines[0].startswith("profiles.nat.formats: ") and "{uuid}" in lines[0], lines
 
@@ -419,11 +416,11 @@ def test_an_appserver_shape_cannot_carry_callback_x_variables(tmp_path):
     prof = _p(key="c/{user}/{uuid}{ext}", formats=["native", "aliyun-appserver"])
     cb = {"url": "https://app.example.com/cb", "body": '{"object":${object},"user":${x:user}}'}
     proc = one_profile(tmp_path, "cb", prof, cb)
-    lines = lines_of(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 1, lines
     assert len(lines) == 1 and lines[0].startswith("profiles.cb.formats: ") and "x:" in lines[0], lines
     ok = one_profile(tmp_path, "cb", prof, {"url": cb["url"], "body": '{"object":${object}}'}, "ok.toml")
-    assert ok.returncode == 0, lines_of(ok)
+    assert ok.returncode == 0, output_lines(ok)
 
 
 def test_java_content_types_pass_with_a_warning(tmp_path):
@@ -432,7 +429,7 @@ def test_java_content_types_pass_with_a_warning(tmp_path):
         "npng": _p(content_types=["image/png"], extensions=["png"]),
     })
     proc = check(tmp_path, text)
-    lines = lines_of(proc)
+    lines = output_lines(proc)
     assert proc.returncode == 0, lines
     assert re.fullmatch(r"ok: 2 (profile|profiles|profile\(s\))", lines[-1]), lines
     assert [l.split(":")[:2] for l in lines[:-1]] == [["warning", " profiles.jpng.content_types"]], lines

@@ -15,9 +15,8 @@ import time
 
 import helpers
 import oracle
-from conftest import start_stack
-from helpers import AKID, SECRET
-from helpers import log_events
+from harness.stack import start_stack
+from helpers import AKID, SECRET, log_events
 
 ALT_ID, ALT_SECRET = "LTAI5tReloadAlternateKey9", "reload-alternate-secret-5e5e5e5e5e"
 

@@ -17,7 +17,7 @@ import uuid as uuidlib
 import pytest
 
 import helpers
-from conftest import start_stack
+from harness.stack import start_stack
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2000) + b"IEND"
 USER = "e2e-user"

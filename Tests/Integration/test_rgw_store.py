@@ -16,7 +16,6 @@ import json
 import re
 import uuid
 
-import pytest
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4   # 1032 bytes, every byte value
 MAX_SIZE = 2048

@@ -42,6 +42,7 @@ import pytest
 
 import helpers
 import oss_callback_sim as sim
+from harness.nginx import Nginx
 from helpers import ALL_SECRETS, ALT_AKID, ALT_SECRET, ALT_TOKEN, FILE_AKID, FILE_SECRET, FILE_TOKEN, SECRET
 
 REQUESTS = int(os.environ.get("SWEEP_REQUESTS", "100000"))
@@ -180,7 +181,7 @@ def write_sweep_config(d: Path, pub_pem: Path) -> Path:
     binding = d / "binding.key"
     binding.write_text(BINDING_SECRET + "\n")
     binding.chmod(0o600)
-    tv = helpers._toml_value
+    tv = helpers.toml_value
     text = helpers.toml_text(SERVER, sweep_profiles(creds))
     text += ("\n[profiles.cb.callback]\n"
              f'url = "https://app.example.com/upload/callback"\nbody = {tv(CALLBACK_BODY)}\n'
@@ -445,7 +446,7 @@ def sweep(nginx_bin) -> Sweep:
     nginx = None
     try:
         helpers.wait_unix_socket(sock, worker)
-        nginx = helpers.Nginx(f"unix:{sock}", keepalive=16, extra_location=(
+        nginx = Nginx(f"unix:{sock}", keepalive=16, extra_location=(
             "client_max_body_size 256k;\n"
             "            fastcgi_param HTTP_PROXY \"\";\n"
             # as nginx.conf.example: a request on a kept connection the worker has just closed

@@ -23,80 +23,21 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import re
-import socket
-import time
-import unicodedata
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import helpers
 import oracle
+from harness.hostile import (FORM_H, HOSTILE, HOSTILE_BY_ID, HOSTILE_IDS, JSON_H, PROFILES, SERVER, ct_for,
+                             fixed_prefix, pct, send, with_profile)
+from harness.http import RawResponse, as_bytes, raw_request
+from harness.stack import start_stack
+from harness.verdicts import (CASES, DOC_STATUS, NEUTRALISED, NGINX_REFUSALS, Signed, check_body_bytes,
+                              check_error, check_signed_answer, cond_norm, judge, oss_rejections)
 from helpers import AKID, SECRET, TOKEN
 
 UTC = dt.timezone.utc
-
-# --------------------------------------------------------------------------------------------
-# Configuration under test
-
-DOC_STATUS = dict(helpers.ERROR_STATUS, meta_not_allowed=400, credentials_expired=503)
-
-SERVER = {
-    "base_path": "/upload",
-    "identity_param": "UPSIGN_USER",
-    "threads": 8,
-    "max_body": 65536,          # the contract's example: a 70 KB body must be refused (413)
-    "default_profile": "sec",
-    "max_expires_in": 3600,
-}
-
-PINS = dict(content_disposition="attachment", forbid_overwrite=True, object_acl="private",
-            cache_control="no-cache", meta=["album", "note"])
-
-
-def _profiles() -> dict:
-    p = helpers.profile
-    return {
-        # native V1, any extension / content type, every pin the addenda define
-        "sec": p(format="native", signature="v1", bucket="sec-bucket",
-                 endpoint="https://sec-bucket.oss-cn-hangzhou.aliyuncs.com",
-                 key="uploads/{user}/{uuid}{ext}", extensions=None, content_types=None,
-                 min_size=1, max_size=10485760, expires_in=600, **PINS),
-        # the same in V4
-        "sec4": p(format="native", signature="v4", region="oss-cn-shanghai", bucket="sec4-bucket",
-                  endpoint="https://sec4-bucket.oss-cn-shanghai.aliyuncs.com",
-                  key="uploads4/{user}/{uuid}{ext}", extensions=None, content_types=None,
-                  min_size=1, max_size=10485760, expires_in=600, **PINS),
-        # the classic java bean, restricted extensions and content types
-        "img": p(format="java", bucket="img-bucket",
-                 endpoint="https://img-bucket.oss-cn-hangzhou.aliyuncs.com",
-                 key="avatars/{user}/{uuid}{ext}"),
-        # native, restricted content types (contentType required)
-        "imgn": p(format="native", signature="v1", bucket="imgn-bucket",
-                  endpoint="https://imgn-bucket.oss-cn-hangzhou.aliyuncs.com",
-                  key="photos/{user}/{yyyy}/{uuid}{ext}"),
-        # Aliyun's sample front end: a fresh folder pinned by prefix
-        "app": p(format="aliyun-appserver", signature="v1", bucket="app-bucket",
-                 endpoint="https://app-bucket.oss-cn-hangzhou.aliyuncs.com",
-                 key="appsrv/{user}/{uuid}{ext}", extensions=None, content_types=None),
-        "app4": p(format="aliyun-appserver", signature="v4", region="cn-beijing",
-                  bucket="app4-bucket", endpoint="https://app4-bucket.oss-cn-beijing.aliyuncs.com",
-                  key="appsrv4/{user}/{uuid}{ext}", extensions=None, content_types=None),
-        # Uppy shape, no identity needed: the client's only input is the file name
-        "pub": p(format="uppy", signature="v1", bucket="pub-bucket",
-                 endpoint="https://pub-bucket.oss-cn-hangzhou.aliyuncs.com",
-                 key="public/{profile}/{uuid}{ext}", extensions=None, content_types=None,
-                 require_user=False, content_disposition="attachment"),
-    }
-
-
-PROFILES = _profiles()
-
-
-def fixed_prefix(name: str) -> str:
-    return PROFILES[name]["key"].split("{", 1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -110,511 +51,9 @@ def sec_config(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sec_stack(nginx_bin, sec_config):
-    import conftest
-    s = conftest.start_stack(sec_config, env=helpers.cred_env(token=True))
+    s = start_stack(sec_config, env=helpers.cred_env(token=True))
     yield s
     s.close()
-
-
-# --------------------------------------------------------------------------------------------
-# A raw HTTP/1.1 client: the bytes we write are the bytes nginx sees.
-
-class RawResp:
-    def __init__(self, status: int, headers: dict, content: bytes, elapsed: float):
-        self.status_code = status
-        self.headers = headers      # lower-case names
-        self.content = content
-        self.elapsed = elapsed
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-    def from_nginx(self) -> bool:
-        """nginx's own error page (the request never reached upsign)."""
-        return (self.headers.get("content-type", "").startswith("text/html")
-                and b"<center>nginx" in self.content)
-
-
-HANG_TIMEOUT = 10.0
-
-
-def raw_request(port: int, method: str, target: bytes, headers: list[tuple[bytes, bytes]] = (),
-                body: bytes | None = None, chunked: bool = False) -> RawResp:
-    req = method.encode() + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-    for k, v in headers:
-        req += k + b": " + v + b"\r\n"
-    if body is not None and chunked:
-        req += b"Transfer-Encoding: chunked\r\n\r\n"
-        for i in range(0, len(body), 4096):
-            part = body[i:i + 4096]
-            req += b"%x\r\n" % len(part) + part + b"\r\n"
-        req += b"0\r\n\r\n"
-    elif body is not None:
-        req += b"Content-Length: %d\r\n\r\n" % len(body) + body
-    else:
-        req += b"\r\n"
-    t0 = time.monotonic()
-    s = socket.create_connection(("127.0.0.1", port), timeout=HANG_TIMEOUT)
-    chunks = []
-    try:
-        try:
-            s.sendall(req)
-        except (BrokenPipeError, ConnectionResetError):
-            pass   # answered (and closed) before reading everything: read what was said
-        try:
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                chunks.append(b)
-        except socket.timeout:
-            raise AssertionError(f"HANG: no complete answer within {HANG_TIMEOUT}s to "
-                                 f"{method} {target[:200]!r} (got {b''.join(chunks)[:200]!r})")
-        except ConnectionResetError:
-            pass
-    finally:
-        s.close()
-    data = b"".join(chunks)
-    head, sep, rest = data.partition(b"\r\n\r\n")
-    assert sep, f"no HTTP answer to {method} {target[:200]!r}: {data[:300]!r}"
-    lines = head.split(b"\r\n")
-    m = re.match(rb"HTTP/1\.[01] (\d{3})", lines[0])
-    assert m, f"bad status line {lines[0]!r}"
-    hdrs = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        hdrs[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
-    if hdrs.get("transfer-encoding", "").lower() == "chunked":
-        out, buf = b"", rest
-        while True:
-            size_line, _, buf = buf.partition(b"\r\n")
-            n = int(size_line.split(b";")[0], 16)
-            if n == 0:
-                break
-            out, buf = out + buf[:n], buf[n + 2:]
-        rest = out
-    elif "content-length" in hdrs:
-        n = int(hdrs["content-length"])
-        assert len(rest) >= n, f"short body: {len(rest)} < Content-Length {n}"
-        rest = rest[:n]
-    r = RawResp(int(m.group(1)), hdrs, rest, time.monotonic() - t0)
-    helpers.record_response(f"security {method} {target[:80]!r}", r)
-    return r
-
-
-def pct(b: bytes | str) -> bytes:
-    """Percent-encode every byte except unreserved ones (invalid UTF-8 stays invalid)."""
-    if isinstance(b, str):
-        b = b.encode("utf-8")
-    return urllib.parse.quote_from_bytes(b, safe="").encode("ascii")
-
-
-def query_target(params: list[tuple[str, bytes | str]], path: bytes = b"/upload/policy") -> bytes:
-    return path + b"?" + b"&".join(pct(k) + b"=" + pct(v) for k, v in params)
-
-
-def form_body(params: list[tuple[str, bytes | str]]) -> bytes:
-    return b"&".join(pct(k) + b"=" + pct(v) for k, v in params)
-
-
-def json_body(params: list[tuple[str, bytes | str]]) -> bytes:
-    """A flat JSON object; text values \\u-escaped, invalid UTF-8 written raw (the body is then
-    not valid JSON text, which is what a hostile client would send)."""
-    parts = []
-    for k, v in params:
-        if isinstance(v, str):
-            v = v.encode("utf-8")
-        try:
-            enc = json.dumps(v.decode("utf-8")).encode("ascii")
-        except UnicodeDecodeError:
-            enc = b'"' + v.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-        parts.append(json.dumps(k).encode() + b":" + enc)
-    return b"{" + b",".join(parts) + b"}"
-
-
-FORM_H = (b"Content-Type", b"application/x-www-form-urlencoded")
-JSON_H = (b"Content-Type", b"application/json")
-
-
-def send(stack, transport: str, params: list[tuple[str, bytes | str]], user: bytes | str | None = b"alice",
-         extra_headers: list[tuple[bytes, bytes]] = ()) -> RawResp:
-    h = list(extra_headers)
-    if user is not None:
-        h.append((b"X-Test-User", user.encode("utf-8") if isinstance(user, str) else user))
-    port = stack.nginx.port
-    if transport == "query":
-        return raw_request(port, "GET", query_target(params), h)
-    if transport == "form":
-        return raw_request(port, "POST", b"/upload/policy", h + [FORM_H], form_body(params))
-    if transport == "json":
-        return raw_request(port, "POST", b"/upload/policy", h + [JSON_H], json_body(params))
-    raise ValueError(transport)
-
-
-# --------------------------------------------------------------------------------------------
-# Hostile values (the issue's list)
-
-HOSTILE: list[tuple[str, bytes | str]] = [
-    # ../ and absolute paths
-    ("dotdot-path", b"../../etc/passwd"),
-    ("dotdot-ext", b"../../../etc/cron.d/x.jpg"),
-    ("dotdot", b".."),
-    ("dotdot-slash", b"../"),
-    ("dotdot-backslash", b"..\\..\\windows\\a.jpg"),
-    ("abs-unix", b"/etc/passwd.jpg"),
-    ("abs-windows", b"C:\\Windows\\System32\\a.jpg"),
-    ("unc", b"\\\\host\\share\\a.jpg"),
-    # NUL
-    ("nul-before-ext", b"evil\x00.jpg"),
-    ("nul-after-ext", b"a.jpg\x00.exe"),
-    ("nul", b"\x00"),
-    # CR / LF and other controls
-    ("crlf-header", b"a\r\nX-Injected: 1\r\n.jpg"),
-    ("lf", b"a\n.jpg"),
-    ("cr-trailing", b"a.jpg\r"),
-    ("tab-del-esc", b"a\t\x7f\x1b[31m.jpg"),
-    ("c1-nel", "a\u0085b.jpg"),
-    ("line-separator", "a\u2028b.jpg"),
-    # %2f: what upsign sees after one decoding is a literal "%2f" (double-encoded on the wire)
-    ("pct2f-literal", b"..%2f..%2fa.jpg"),
-    ("pct2e-literal", b"%2e%2e%2f%2e%2e%2fa.jpg"),
-    ("pct5c-literal", b"..%5c..%5ca.jpg"),
-    # invalid UTF-8
-    ("utf8-ff-fe", b"\xff\xfe.jpg"),
-    ("utf8-overlong-slash", b"..\xc0\xaf..\xc0\xafa.jpg"),
-    ("utf8-surrogate", b"\xed\xa0\x80.jpg"),
-    ("utf8-truncated", b"a\xe2\x80.jpg"),
-    ("latin1", b"caf\xe9.jpg"),
-    # Unicode look-alikes
-    ("division-slash", "..\u2215..\u2215a.jpg"),
-    ("fullwidth-dots-slash", "\uff0e\uff0e\uff0fa.jpg"),
-    ("one-dot-leader", "\u2024\u2024/a.jpg"),
-    ("fullwidth-ext", "a.\uff4a\uff50\uff47"),
-    ("script-g-ext", "a.jp\u0261"),
-    ("kelvin-ext", "a.\u212a"),
-    ("dotless-i-ext", "a.g\u0131f"),
-    # RTL / bidi / format characters
-    ("rtl-override", "\u202egpj.exe"),
-    ("rtl-mark-ext", "a.\u200fjpg"),
-    ("bidi-isolates", "\u2066evil\u2069.png"),
-    ("zero-width-space", "a\u200b.jpg"),
-    ("arabic-letter-mark", "a\u061c.png"),
-    ("bom", "\ufeffa.jpg"),
-    # ${filename} and a literal $
-    ("dollar-filename", b"${filename}"),
-    ("dollar-filename-ext", b"${filename}.jpg"),
-    ("dollar-in-ext", b"a.${filename}"),
-    ("dollar", b"$"),
-    ("dollar-mid", b"a$b.jpg"),
-    ("escaped-dollar", b"\\${filename}.jpg"),
-    # quoting / markup / template / JSON breakers
-    ("quote-semicolon", b'a"; filename=evil.exe; x=".jpg'),
-    ("html", b"<script>alert(1)</script>.jpg"),
-    ("template", b"{user}{uuid}{ext}.jpg"),
-    ("json-breaker", b'a","key":"evil/x.jpg'),
-    ("dots-spaces", b" . . "),
-    ("empty-ish", b"."),
-    # names that dodge an extension list (issue #16): no extension, a trailing dot or space
-    ("no-extension", b"evil"),
-    ("trailing-dot", b"evil.exe."),
-    ("dot-only-ext", b".png"),
-    ("double-ext-trailing-dot", b"a.png.exe."),
-    ("trailing-space", b"a.png "),
-    # types a browser runs (issue #16): never through a family or an empty list
-    ("svg-type", b"image/svg+xml"),
-    ("svg-type-upper", b"IMAGE/SVG+XML"),
-    ("html-type", b"text/html"),
-    ("xhtml-type", b"application/xhtml+xml"),
-    ("xml-suffix-type", b"image/x-evil+xml"),
-    ("js-type", b"text/javascript"),
-    # overlong (10 KB)
-    ("overlong-10k", b"a" * 10240 + b".jpg"),
-]
-HOSTILE_IDS = [h[0] for h in HOSTILE]
-HOSTILE_BY_ID = dict(HOSTILE)
-
-
-def as_bytes(v: bytes | str) -> bytes:
-    return v if isinstance(v, bytes) else v.encode("utf-8")
-
-
-# --------------------------------------------------------------------------------------------
-# Verdicts
-
-NGINX_REFUSALS: list[str] = []          # what nginx refused itself (never reached upsign)
-NEUTRALISED: list[str] = []             # hostile values answered 200 (and found clean)
-CASES = {"n": 0}
-
-BIDI_AND_FORMAT = {"Cc", "Cf", "Cs", "Co"}
-
-
-def bad_chars(s: str) -> list[str]:
-    return [f"U+{ord(c):04X}" for c in s if unicodedata.category(c) in BIDI_AND_FORMAT]
-
-
-def check_body_bytes(r: RawResp, label: str) -> None:
-    raw = r.content
-    try:
-        raw.decode("utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise AssertionError(f"{label}: body is not UTF-8 ({exc}): {raw[:300]!r}")
-    ctl = sorted({b for b in raw if b < 0x20 or b == 0x7f})
-    assert not ctl, f"{label}: raw control bytes {ctl} in the body: {raw[:300]!r}"
-    ct = r.headers.get("content-type", "")
-    assert ct.split(";")[0].strip().lower() == "application/json", f"{label}: Content-Type {ct!r}"
-
-
-def check_error(r: RawResp, label: str, allowed: set[str]) -> dict:
-    check_body_bytes(r, label)
-    assert 400 <= r.status_code < 500, f"{label}: status {r.status_code}: {r.text[:300]!r}"
-    doc = json.loads(r.content)
-    assert set(doc) == {"error"} and set(doc["error"]) == {"code", "message"}, f"{label}: {r.text[:300]}"
-    code = doc["error"]["code"]
-    assert code in DOC_STATUS, f"{label}: undocumented error code {code!r}"
-    assert DOC_STATUS[code] == r.status_code, f"{label}: {r.status_code} with code {code!r}"
-    assert code in allowed, f"{label}: code {code!r} not among {sorted(allowed)}: {r.text[:300]}"
-    return doc["error"]
-
-
-def _cond_norm(c):
-    if isinstance(c, dict):
-        (k, v), = c.items()
-        return ("eq", k.lower(), v)
-    if c[0] == "content-length-range":
-        return ("content-length-range", "", (c[1], c[2]))
-    return (c[0].lower(), c[1][1:].lower(), c[2])
-
-
-class Signed:
-    """One signed answer reduced to what a client would send and what OSS would check."""
-
-    def __init__(self, body: dict, profile_name: str):
-        prof = PROFILES[profile_name]
-        self.profile_name, self.prof, self.body = profile_name, prof, body
-        self.dir = None
-        if "fields" in body and "provider" in body:          # native
-            assert set(body) == {"provider", "method", "url", "key", "expiresAt", "fields"}, sorted(body)
-            self.form = dict(body["fields"])
-            self.key = body["key"]
-            assert self.form["key"] == self.key, "native key != fields.key"
-            assert body["url"] == prof["endpoint"]
-        elif "fields" in body:                               # uppy
-            assert set(body) == {"method", "url", "fields", "headers"}, sorted(body)
-            self.form = dict(body["fields"])
-            self.key = self.form["key"]
-            assert body["url"] == prof["endpoint"]
-        elif "ossAccessKeyId" in body:                       # java
-            assert set(body) <= {"url", "policy", "signature", "ossAccessKeyId", "key",
-                                 "securityToken"}, sorted(body)
-            self.key = body["key"]
-            self.form = {"key": body["key"], "policy": body["policy"],
-                         "OSSAccessKeyId": body["ossAccessKeyId"], "signature": body["signature"]}
-            if "securityToken" in body:
-                self.form["x-oss-security-token"] = body["securityToken"]
-            assert body["url"] == prof["endpoint"]
-        elif "dir" in body:                                  # aliyun-appserver
-            self.dir = body["dir"]
-            self.key = None
-            self.form = {"key": self.dir + "photo.jpg", "policy": body["policy"],
-                         "success_action_status": "200"}
-            if "x_oss_signature_version" in body:
-                self.form.update({"x-oss-signature-version": body["x_oss_signature_version"],
-                                  "x-oss-credential": body["x_oss_credential"],
-                                  "x-oss-date": body["x_oss_date"],
-                                  "x-oss-signature": body["signature"]})
-            else:
-                self.form.update({"OSSAccessKeyId": body["accessid"], "Signature": body["signature"]})
-            if "security_token" in body:
-                self.form["x-oss-security-token"] = body["security_token"]
-            assert body["host"] == prof["endpoint"]
-        else:
-            raise AssertionError(f"unknown answer shape {sorted(body)}")
-        self.policy_b64 = self.form["policy"]
-        self.policy = oracle.decode_policy(self.policy_b64)
-        self.conds = self.policy["conditions"]
-
-
-def oss_rejections(form: dict, bucket: str, size: int, *, secret: str = SECRET, akid: str = AKID,
-                   token: str | None = TOKEN, now: dt.datetime | None = None) -> list[str]:
-    """Why OSS would refuse this PostObject form (empty = accepted), as the suite models OSS:
-    signature recomputed by the SDK oracles over the form's base64 policy, the STS token
-    present, then every policy condition (helpers.evaluate_policy) and the expiration."""
-    low = {k.lower(): v for k, v in form.items()}
-    why = []
-    policy_b64 = low.get("policy")
-    if not policy_b64:
-        return ["no policy"]
-    if "x-oss-signature-version" in low:
-        if low["x-oss-signature-version"] != "OSS4-HMAC-SHA256":
-            why.append("bad x-oss-signature-version")
-        cred = low.get("x-oss-credential", "").split("/")
-        if len(cred) != 5 or cred[0] != akid or cred[3:] != ["oss", "aliyun_v4_request"]:
-            why.append(f"bad credential {low.get('x-oss-credential')!r}")
-        elif not low.get("x-oss-date", "").startswith(cred[1]):
-            why.append("x-oss-date not on the credential's day")
-        else:
-            want = oracle.v4_signature(secret, cred[1], cred[2], policy_b64)
-            if low.get("x-oss-signature") != want:
-                why.append("SignatureDoesNotMatch (V4)")
-    else:
-        if low.get("ossaccesskeyid") != akid:
-            why.append("InvalidAccessKeyId")
-        if low.get("signature") != oracle.v1_signature(secret, policy_b64):
-            why.append("SignatureDoesNotMatch (V1)")
-    if token is not None and low.get("x-oss-security-token") != token:
-        why.append("InvalidAccessKeyId (STS token missing or wrong)")
-    try:
-        policy = json.loads(base64.b64decode(policy_b64, validate=True))
-        conds = policy["conditions"]
-        exp = dt.datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except Exception as exc:   # noqa: BLE001 - a malformed policy is a rejection
-        return why + [f"malformed policy: {exc}"]
-    if exp <= (now or dt.datetime.now(UTC)):
-        why.append("Policy expired")
-    why += helpers.evaluate_policy(conds, form, bucket, size)
-    return why
-
-
-def check_signed_answer(r: RawResp, label: str, profile_name: str, *, user: str | None) -> Signed:
-    """A 200 to a hostile request: the key stays inside the profile, the policy pins it, the
-    signature verifies, no field carries control characters, Content-Disposition is clean."""
-    check_body_bytes(r, label)
-    s = Signed(json.loads(r.content), profile_name)
-    prof = s.prof
-    prefix = fixed_prefix(profile_name)
-    target = s.dir if s.dir is not None else s.key
-    what = "dir" if s.dir is not None else "key"
-    assert isinstance(target, str) and target.startswith(prefix), \
-        f"{label}: {what} {target!r} outside the profile prefix {prefix!r}"
-    segs = target.split("/")
-    assert ".." not in segs, f"{label}: `..` segment in {what} {target!r}"
-    assert not bad_chars(target), f"{label}: control/format chars {bad_chars(target)} in {what} {target!r}"
-    assert "\\" not in target, f"{label}: backslash in {what} {target!r}"
-    assert "$" not in target, f"{label}: `$` in {what} {target!r} (OSS expands ${{filename}} after the policy check)"
-    # The template's shape: as many segments as the template, the fixed ones unchanged.
-    tmpl = prof["key"].split("/")
-    got = segs[:-1] if s.dir is not None else segs
-    assert s.dir is None or segs[-1] == "", f"{label}: dir {s.dir!r} does not end with /"
-    assert len(got) == len(tmpl), f"{label}: {what} {target!r} has {len(got)} segments, template {prof['key']!r}"
-    for t, g in zip(tmpl, got):
-        if "{" not in t:
-            assert g == t, f"{label}: fixed segment {t!r} became {g!r} in {target!r}"
-        if t == "{user}" and user is not None:
-            assert g == user, f"{label}: user segment {g!r} != authenticated user {user!r}"
-        if t == "{profile}":
-            assert g == profile_name, f"{label}: profile segment {g!r} != {profile_name!r}"
-        if t == "{yyyy}":
-            assert re.fullmatch(r"\d{4}", g), f"{label}: year segment {g!r}"
-    last = got[-1]
-    if tmpl[-1] == "{uuid}{ext}":
-        m = re.fullmatch(helpers.UUID4_RE + r"(\.[^./]*)?", last)
-        assert m, f"{label}: last segment {last!r} is not uuid + ext"
-        ext = m.group(1) or ""
-        assert s.dir is None or ext == "", f"{label}: dir {s.dir!r} carries an extension"
-        if ext and not re.fullmatch(r"\.[a-z0-9]+", ext):
-            NEUTRALISED.append(f"{label}: non-ASCII {{ext}} {ext!r} in key {target!r}")
-    # The policy pins exactly that key (or that folder).
-    key_conds = [c for c in s.conds if _cond_norm(c)[1] == "key"]
-    if s.dir is not None:
-        assert key_conds == [["starts-with", "$key", s.dir]], f"{label}: key conditions {key_conds}"
-    else:
-        assert key_conds == [["eq", "$key", s.key]], f"{label}: key conditions {key_conds} for {s.key!r}"
-    assert [c for c in s.conds if _cond_norm(c)[1] == "bucket"] == [{"bucket": prof["bucket"]}], s.conds
-    assert any(_cond_norm(c) == ("eq", "x-oss-security-token", TOKEN) for c in s.conds), \
-        f"{label}: STS token not pinned: {s.conds}"
-    # Every field the client sends: no control characters; CD clean; meta clean.
-    for k, v in s.form.items():
-        assert isinstance(v, str), f"{label}: field {k} is {type(v).__name__}"
-        assert not [c for c in v if unicodedata.category(c) == "Cc"], f"{label}: control char in field {k}: {v!r}"
-        if k.lower() == "content-disposition":
-            check_content_disposition(v, label)
-        if k.lower().startswith("x-oss-meta-"):
-            assert re.fullmatch(r"[\x20-\x7e]*", v) and "$" not in v, f"{label}: meta {k}={v!r}"
-        if k.lower() in ("content-type", "cache-control", "content-disposition") or k.lower().startswith("x-oss-meta-"):
-            assert ["eq", "$" + k, v] in s.conds, f"{label}: {k} not pinned with eq: {s.conds}"
-    if prof.get("content_disposition") and s.dir is None and "fields" in s.body:
-        assert any(k.lower() == "content-disposition" for k in s.form), f"{label}: CD missing"
-    check_hardening(s, label, last if tmpl[-1].endswith("{ext}") else None)
-    lo = [c for c in s.conds if _cond_norm(c)[0] == "content-length-range"][0][1]
-    why = oss_rejections(s.form, prof["bucket"], max(lo, 1))
-    assert not why, f"{label}: the answer's own form fails: {why}"
-    return s
-
-
-def check_hardening(s: Signed, label: str, last_segment: str | None) -> None:
-    """Issue #16's rules on any 200: an extension on the profile's list when it has one (no name,
-    no extension or a trailing dot never pass); a download name that ends in the key's vetted
-    extension (or has no dot when there is none); and in native and uppy answers a Content-Type
-    that is always there, pinned, and never a type a browser runs unless the profile lists it."""
-    prof = s.prof
-    ext = None
-    if s.dir is None and last_segment is not None:
-        m = re.fullmatch(helpers.UUID4_RE + r"(\.[^./]*)?", last_segment)
-        ext = (m.group(1) or "") if m else None
-        if prof.get("extensions"):
-            assert ext and ext[1:] in prof["extensions"], \
-                f"{label}: key {s.key!r} carries extension {ext!r}, not one of {prof['extensions']}"
-    cd = next((v for k, v in s.form.items() if k.lower() == "content-disposition"), None)
-    m = CD_RE.fullmatch(cd) if cd else None
-    if m and m.group(2) is not None and ext is not None:
-        name = urllib.parse.unquote(m.group(2))
-        if ext:
-            assert name.endswith(ext), f"{label}: download name {name!r} does not end in the key's {ext!r}"
-        else:
-            assert "." not in name, f"{label}: download name {name!r} has an extension the key has not"
-    if "fields" in s.body:
-        ct = next((v for k, v in s.form.items() if k.lower() == "content-type"), None)
-        assert ct is not None, f"{label}: native/uppy answer without a Content-Type: {sorted(s.form)}"
-        assert ["eq", "$Content-Type", ct] in s.conds, f"{label}: Content-Type {ct!r} not pinned: {s.conds}"
-        assert helpers.type_allowed(ct, prof.get("content_types")), \
-            f"{label}: Content-Type {ct!r} is not allowed by {prof.get('content_types')} (active: {helpers.is_active_type(ct)})"
-
-
-CD_RE = re.compile(r"attachment(?:; filename=\"([^\"]*)\"; filename\*=UTF-8''([A-Za-z0-9%!#&+\-.^_`|~]*))?")
-
-
-def check_content_disposition(v: str, label: str) -> None:
-    assert "\r" not in v and "\n" not in v, f"{label}: CR/LF in Content-Disposition {v!r}"
-    assert "$" not in v, f"{label}: `$` in Content-Disposition {v!r}"
-    assert not bad_chars(v), f"{label}: control/bidi chars {bad_chars(v)} in Content-Disposition {v!r}"
-    m = CD_RE.fullmatch(v)
-    assert m, f"{label}: Content-Disposition {v!r} is not attachment[; filename=\"..\"; filename*=UTF-8''..]"
-    if m.group(1) is None:
-        return
-    fallback, star = m.group(1), m.group(2)
-    decoded = urllib.parse.unquote_to_bytes(star)
-    try:
-        name = decoded.decode("utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise AssertionError(f"{label}: filename* is not UTF-8: {star!r}")
-    for which, n in (("fallback", fallback), ("filename*", name)):
-        assert n, f"{label}: empty {which} in {v!r}"
-        assert not set(n) & set('"\\$;/\r\n'), f"{label}: {which} {n!r} keeps a forbidden char"
-        assert not bad_chars(n), f"{label}: {which} {n!r} keeps {bad_chars(n)}"
-        assert n == n.strip(" ."), f"{label}: {which} {n!r} not trimmed of spaces/dots"
-        assert len(n) <= 128, f"{label}: {which} has {len(n)} characters (max 128)"
-        assert n not in (".", ".."), f"{label}: {which} {n!r}"
-    assert re.fullmatch(r"[\x20-\x7e]+", fallback), f"{label}: non-ASCII fallback {fallback!r}"
-
-
-def judge(r: RawResp, label: str, profile_name: str, *, allowed: set[str], user: str | None = "alice",
-          nginx_may_refuse: bool = False, must_refuse: bool = False) -> str:
-    """The verdict for one hostile request. Returns "nginx", "error" or "ok"."""
-    CASES["n"] += 1
-    assert r.status_code < 500, f"{label}: 5xx {r.status_code}: {r.text[:300]!r}"
-    if r.from_nginx():
-        assert nginx_may_refuse and r.status_code in (400, 414, 494), \
-            f"{label}: nginx answered {r.status_code} itself: {r.text[:200]!r}"
-        NGINX_REFUSALS.append(f"{label}: nginx {r.status_code}")
-        return "nginx"
-    if r.status_code != 200:
-        check_error(r, label, allowed)
-        return "error"
-    assert not must_refuse, f"{label}: the contract requires a refusal ({sorted(allowed)}), got 200: {r.text[:400]}"
-    check_signed_answer(r, label, profile_name, user=user)
-    NEUTRALISED.append(label)
-    return "ok"
 
 
 # --------------------------------------------------------------------------------------------
@@ -626,15 +65,6 @@ IDENTITY_CODES = {"invalid_identity", "identity_required"}
 META_CODES = {"meta_not_allowed", "invalid_request"}
 
 
-def with_profile(profile_name: str, params: list) -> list:
-    return [("profile", profile_name)] + params
-
-
-def _ct_for(profile_name):
-    return {"imgn": [("contentType", "image/png")], "sec": [("contentType", "image/png")],
-            "sec4": [("contentType", "image/png")]}.get(profile_name, [])
-
-
 FILENAME_MATRIX = ([("query", p) for p in ("sec", "sec4", "img", "app", "app4", "pub")]
                    + [("form", "sec"), ("json", "sec")])
 
@@ -644,7 +74,7 @@ FILENAME_MATRIX = ([("query", p) for p in ("sec", "sec4", "img", "app", "app4", 
 @pytest.mark.parametrize("vid", HOSTILE_IDS)
 def test_hostile_filename(sec_stack, transport, profile_name, vid):
     value = HOSTILE_BY_ID[vid]
-    params = with_profile(profile_name, [("filename", value)] + _ct_for(profile_name))
+    params = with_profile(profile_name, [("filename", value)] + ct_for(profile_name))
     user = None if profile_name == "pub" else "alice"
     r = send(sec_stack, transport, params, user=user)
     judge(r, f"filename={vid} [{transport} {profile_name}]", profile_name, allowed=FILENAME_CODES,
@@ -674,7 +104,7 @@ def test_hostile_identity(sec_stack, profile_name, vid):
     written on the socket; nginx itself refuses some (NUL, bare CR, oversized headers) —
     recorded; what reaches upsign (the header line as nginx cut it) is judged."""
     value = as_bytes(HOSTILE_BY_ID[vid])
-    params = with_profile(profile_name, [("filename", "a.jpg")] + _ct_for(profile_name))
+    params = with_profile(profile_name, [("filename", "a.jpg")] + ct_for(profile_name))
     r = send(sec_stack, "query", params, user=value)
     label = f"identity={vid} [{profile_name}]"
     passed = nginx_header_value(value)
@@ -904,7 +334,7 @@ def test_cli_sign_hostile(sec_config, option):
             CASES["n"] += 1
             assert proc.returncode in (0, 1), f"{label}: exit {proc.returncode}: {out[:200]!r} {proc.stderr[:300]!r}"
             assert out.endswith(b"\n") and out.count(b"\n") == 1, f"{label}: stdout {out[:300]!r}"
-            fake = RawResp(200 if proc.returncode == 0 else 0, {"content-type": "application/json"},
+            fake = RawResponse(200 if proc.returncode == 0 else 0, {"content-type": "application/json"},
                            out[:-1], 0)
             if proc.returncode == 1:
                 doc = json.loads(out)
@@ -962,7 +392,7 @@ def _widen(pol):
 
 def _drop(field):
     def edit(pol):
-        pol["conditions"] = [c for c in pol["conditions"] if _cond_norm(c)[1] != field]
+        pol["conditions"] = [c for c in pol["conditions"] if cond_norm(c)[1] != field]
     return edit
 
 
@@ -976,7 +406,7 @@ def _bucket(pol):
 
 
 def _starts(pol):
-    pol["conditions"] = [["starts-with", "$key", ""] if _cond_norm(c)[1] == "key" else c
+    pol["conditions"] = [["starts-with", "$key", ""] if cond_norm(c)[1] == "key" else c
                          for c in pol["conditions"]]
 
 
@@ -984,7 +414,7 @@ def tampered_forms(s: Signed, other: Signed) -> list[tuple[str, dict, str, int]]
     """(id, form, bucket, upload size) for every tampering; `other` = a valid answer for another
     user (same profile)."""
     f, b = s.form, s.prof["bucket"]
-    lo, hi = [c for c in s.conds if _cond_norm(c)[0] == "content-length-range"][0][1:]
+    lo, hi = [c for c in s.conds if cond_norm(c)[0] == "content-length-range"][0][1:]
     key = s.key if s.key is not None else f["key"]
     native = s.dir is None
     out = [
@@ -1052,14 +482,14 @@ def test_tampered_forms_fail(sec_stack, profile_name):
     oracles over the form's own base64 policy). The untampered form passes the same model."""
     s = _issue(sec_stack, profile_name)
     other = _issue(sec_stack, profile_name, user="bob")
-    lo = [c for c in s.conds if _cond_norm(c)[0] == "content-length-range"][0][1]
+    lo = [c for c in s.conds if cond_norm(c)[0] == "content-length-range"][0][1]
     base_why = oss_rejections(s.form, s.prof["bucket"], max(lo, 1))
     assert not base_why, f"the untampered {profile_name} form fails the model: {base_why}"
     if profile_name in ("sec", "sec4"):
         # the pins under test are really there
         for field in ("content-type", "x-oss-forbid-overwrite", "x-oss-object-acl", "x-oss-meta-album",
                       "x-oss-meta-note", "content-disposition", "x-oss-security-token", "bucket", "key"):
-            assert any(_cond_norm(c)[1] == field for c in s.conds), f"{field} not pinned: {s.conds}"
+            assert any(cond_norm(c)[1] == field for c in s.conds), f"{field} not pinned: {s.conds}"
         assert ["content-length-range", 1000, 1000] in s.conds, s.conds
     accepted = []
     for tid, form, bucket, size in tampered_forms(s, other):
@@ -1119,7 +549,7 @@ def test_request_cannot_pick_bucket_key_or_token(sec_stack, transport, profile_n
     def shape(sig: Signed):
         out = []
         for c in sig.conds:
-            op, field, v = _cond_norm(c)
+            op, field, v = cond_norm(c)
             if field in ("key", "x-oss-date", "x-oss-credential"):
                 v = "*"
             out.append((op, field, json.dumps(v)))
@@ -1219,7 +649,7 @@ def test_worker_survived_and_no_5xx_logged(sec_stack):
 # --------------------------------------------------------------------------------------------
 # The checks above catch what they claim to (a correctly re-signed but unsafe answer fails them)
 
-def _resign_v1(body: dict, edit_conds, edit_fields=None) -> RawResp:
+def _resign_v1(body: dict, edit_conds, edit_fields=None) -> RawResponse:
     b = json.loads(json.dumps(body))
     pol = json.loads(base64.b64decode(b["fields"]["policy"]))
     pol["conditions"] = edit_conds(pol["conditions"])
@@ -1228,12 +658,12 @@ def _resign_v1(body: dict, edit_conds, edit_fields=None) -> RawResp:
     b["fields"]["Signature"] = oracle.v1_signature(SECRET, b64)
     if edit_fields:
         edit_fields(b)
-    return RawResp(200, {"content-type": "application/json"}, json.dumps(b).encode(), 0)
+    return RawResponse(200, {"content-type": "application/json"}, json.dumps(b).encode(), 0)
 
 
 def _with_key(new_key):
     def conds(cs):
-        return [["eq", "$key", new_key] if _cond_norm(c)[1] == "key" else c for c in cs]
+        return [["eq", "$key", new_key] if cond_norm(c)[1] == "key" else c for c in cs]
 
     def fields(b):
         b["key"] = b["fields"]["key"] = new_key
@@ -1242,7 +672,7 @@ def _with_key(new_key):
 
 def _with_field(name, value):
     def conds(cs):
-        return [["eq", "$" + name, value] if _cond_norm(c)[1] == name.lower() else c for c in cs]
+        return [["eq", "$" + name, value] if cond_norm(c)[1] == name.lower() else c for c in cs]
 
     def fields(b):
         b["fields"][name] = value
@@ -1265,12 +695,12 @@ BROKEN = {
     # vetted extension
     "ct-svg": _with_field("Content-Type", "image/svg+xml"),
     "ct-html": _with_field("Content-Type", "text/html"),
-    "ct-missing": (lambda cs: [c for c in cs if _cond_norm(c)[1] != "content-type"],
+    "ct-missing": (lambda cs: [c for c in cs if cond_norm(c)[1] != "content-type"],
                    lambda b: b["fields"].pop("Content-Type")),
     "cd-other-ext": _with_field("Content-Disposition", 'attachment; filename="a.exe"; filename*=UTF-8\'\'a.exe'),
-    "no-token-pin": (lambda cs: [c for c in cs if _cond_norm(c)[1] != "x-oss-security-token"], None),
-    "key-not-pinned": (lambda cs: [c for c in cs if _cond_norm(c)[1] != "key"], None),
-    "key-starts-with": (lambda cs: [["starts-with", "$key", "uploads/"] if _cond_norm(c)[1] == "key" else c
+    "no-token-pin": (lambda cs: [c for c in cs if cond_norm(c)[1] != "x-oss-security-token"], None),
+    "key-not-pinned": (lambda cs: [c for c in cs if cond_norm(c)[1] != "key"], None),
+    "key-starts-with": (lambda cs: [["starts-with", "$key", "uploads/"] if cond_norm(c)[1] == "key" else c
                                     for c in cs], None),
 }
 
@@ -1320,7 +750,7 @@ def test_a_client_cannot_pick_a_shape_that_pins_less(sec_stack, fmt):
 @pytest.mark.parametrize("gid,profile_name,extra,tamper", GAPS, ids=[g[0] for g in GAPS])
 def test_contract_gap_unpinned_fields(sec_stack, gid, profile_name, extra, tamper):
     s = _issue(sec_stack, profile_name, extra=extra)
-    lo = [c for c in s.conds if _cond_norm(c)[0] == "content-length-range"][0][1]
+    lo = [c for c in s.conds if cond_norm(c)[0] == "content-length-range"][0][1]
     form = tamper(s.form, s)
     why = oss_rejections(form, s.prof["bucket"], max(lo, 1))
     assert why, f"{gid}: OSS (as modelled) accepts {form}"

@@ -4,7 +4,6 @@ connections nginx keeps open (fastcgi_keep_conn on + upstream keepalive)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -14,7 +13,9 @@ import pytest
 import requests
 
 import helpers
-from helpers import Nginx, Worker
+from harness.nginx import Nginx
+from harness.wrk import parse_wrk
+from helpers import Worker
 
 WRK_SECONDS = 6
 SIGTERM_AFTER = 2.0
@@ -23,19 +24,6 @@ SIGTERM_AFTER = 2.0
 def socket_fds(pid: int) -> int:
     """Sockets the process holds other than fd 0 (the listening socket): accepted connections."""
     return helpers.socket_count(pid, besides="0")
-
-
-def parse_wrk(out: str) -> dict:
-    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
-    assert m, f"cannot parse wrk output:\n{out}"
-    res = {"requests": int(m.group(1)), "non2xx": 0, "socket_errors": 0}
-    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    if m:
-        res["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res["socket_errors"] = sum(int(x) for x in m.groups())
-    return res
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +161,11 @@ def test_sigterm_with_idle_keepalive_connections(nginx_bin, shutdown_config):
         rc, took = w.terminate(timeout=10)
         assert rc is not None, f"worker still running 10 s after SIGTERM with {idle} idle " \
                                f"kept-alive connections: {w.describe()}"
+        # Exit code 0 says the drain ended with nothing in flight: a drain held up by the idle
+        # connections would end at its timeout, logged and with exit code 1 (order, not speed).
         assert rc == 0, f"exit code {rc} after SIGTERM: {w.describe()}"
+        assert "drain timed out" not in w.log(), w.describe()
         print(f"idle: worker exited in {took:.2f}s with {idle} idle kept-alive connections")
-        assert took < 5, f"took {took:.2f}s to exit with only idle connections (expected ~immediate)"
     finally:
         nginx.stop()
         w.stop()

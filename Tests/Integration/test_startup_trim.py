@@ -7,18 +7,14 @@ the signatures of answers given after the trim are the SDK's.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import helpers
 import oracle
-from fcgi_client import Connection
+from harness.fastcgi import Connection
+from harness.processes import rss_kib
 from helpers import SECRET, Worker
-
-
-def rss_kib(pid: int) -> int:
-    return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
 
 
 def policy(sock: Path) -> dict:

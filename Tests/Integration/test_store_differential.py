@@ -16,19 +16,19 @@ import json
 import random
 import re
 import uuid as uuidlib
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
 import helpers
 import oracle_stores as o
+from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, check_case,
+                                  fmt_ms, make_case, random_filename, random_now, random_user, random_uuid,
+                                  run_cases, sign_args)
+from harness.processes import check_config
+from harness.rules import allowed_types, content_disposition, qiniu_mime_limit, settle_expectation
 
 # esdk-obs-python builds an ssl context with a deprecated constant on every ObsClient.
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS is deprecated:DeprecationWarning")
-import test_cli_differential as cli
-from test_cli_differential import ANY_TYPES
-from test_v4_differential import random_filename, random_user
 
 UTC = dt.timezone.utc
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -193,12 +193,6 @@ def region_of(prof: dict) -> str:
 # Cases
 
 
-@dataclass
-class Case(cli.Case):
-    """A differential case of test_cli_differential, signed with or without a session token."""
-    tokens: bool = False
-
-
 SPECIAL_NOWS = [
     "2026-01-02T03:04:05Z", "2026-01-02T23:59:59Z", "2026-01-03T00:00:00Z", "2026-01-03T00:00:01Z",
     "2026-12-31T23:59:59Z", "2027-01-01T00:00:00Z", "2028-02-29T23:59:59Z", "2028-02-29T00:00:00Z",
@@ -206,18 +200,15 @@ SPECIAL_NOWS = [
 ]
 
 
-def random_now(rng: random.Random) -> str:
-    r = rng.random()
-    if r < 0.3:
-        return rng.choice(SPECIAL_NOWS)
-    if r < 0.5:   # around a UTC midnight: the signing-key date changes (key caches across days)
-        day = dt.datetime(2001, 1, 1, tzinfo=UTC) + dt.timedelta(days=rng.randint(0, 36000))
-        t = day + dt.timedelta(seconds=rng.choice([-2, -1, 0, 1]))
-        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-    t = dt.datetime(2000, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=rng.randint(0, 100 * 365 * 86400))
+def _midnight(rng: random.Random) -> str:
+    """Around a UTC midnight: the signing-key date changes (key caches across days)."""
+    day = dt.datetime(2001, 1, 1, tzinfo=UTC) + dt.timedelta(days=rng.randint(0, 36000))
+    t = day + dt.timedelta(seconds=rng.choice([-2, -1, 0, 1]))
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def store_now(rng: random.Random) -> str:
+    return random_now(rng, SPECIAL_NOWS, special_until=0.3, midnight=_midnight, midnight_until=0.5)
 
 
 PROFILES_BY_STORE = {
@@ -226,23 +217,15 @@ PROFILES_BY_STORE = {
 }
 
 
-def make_case(rng: random.Random, profiles: dict, store: str, tokens: bool) -> Case:
-    """A request with at most one error (drawn again while the contract's rules give two)."""
-    while True:
-        c = _draw_case(rng, profiles, store, tokens)
-        if c is not None:
-            return c
-
-
 def _draw_case(rng: random.Random, profiles: dict, store: str, tokens: bool) -> Case | None:
     name = rng.choice(PROFILES_BY_STORE[store])
     prof = profiles[name]
     exts = prof.get("extensions") or []
-    types = cli.allowed_types(prof)
+    types = allowed_types(prof)
     lo, hi = prof.get("min_size", 0), prof.get("max_size", 1048576000)
     needs_user = prof.get("require_user", True) or "{user}" in prof["key"]
-    user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
-    filename = random_filename(rng, exts)
+    user = random_user(rng, V4_USER_LENGTHS) if (needs_user or rng.random() < 0.5) else None
+    filename = random_filename(rng, exts, V4_NAMES)
     if types:
         # without contentType: the extension's type is pinned if the profile allows it (Qiniu
         # then limits the detected type to the profile's list)
@@ -251,8 +234,8 @@ def _draw_case(rng: random.Random, profiles: dict, store: str, tokens: bool) -> 
         content_type = rng.choice(ANY_TYPES) if rng.random() < 0.6 else None
     size = rng.choice([None, None, lo, hi, rng.randint(lo, hi), rng.randint(lo, min(hi, 4096))])
     fmt = rng.choice([None, None, "native", "uppy"])
-    c = Case(name, fmt, user, filename, content_type, size, random_now(rng),
-             str(uuidlib.UUID(int=rng.getrandbits(128), version=4)), tokens=tokens)
+    c = Case(name, fmt, user, filename, content_type, size, store_now(rng), random_uuid(rng),
+             tokens=tokens)
 
     if rng.random() < 0.12:   # one fault per case
         faults = ["size_high", "format_java", "ext", "active"]
@@ -273,7 +256,7 @@ def _draw_case(rng: random.Random, profiles: dict, store: str, tokens: bool) -> 
             c.size, c.expect = lo - 1, "size_out_of_range"
         elif c.fault == "identity_missing":
             c.user, c.expect = None, "identity_required"
-        # file name and type faults: cli.rule_errors names the code
+        # file name and type faults: harness.rules.rule_errors names the code
         elif c.fault == "ext":
             c.filename = "x.exe" if exts else "x.p-q"
         elif c.fault == "no_filename":
@@ -283,17 +266,11 @@ def _draw_case(rng: random.Random, profiles: dict, store: str, tokens: bool) -> 
         elif c.fault == "ctype":
             c.content_type = rng.choice(["text/html", "image/gif", "application/x-sh"])
         elif c.fault == "active":
-            c.content_type = rng.choice(cli.ACTIVE_SAMPLES)
+            c.content_type = rng.choice(ACTIVE_SAMPLES)
 
-    if not cli.settle_expectation(c, prof, c.fmt or prof["format"]):
+    if not settle_expectation(c, prof, c.fmt or prof["format"]):
         return None
-
-    args = ["sign", "--config", "CONFIG", "--profile", c.profile]
-    for opt, val in (("--user", c.user), ("--filename", c.filename),
-                     ("--content-type", c.content_type), ("--size", c.size), ("--format", c.fmt)):
-        if val is not None:
-            args += [opt, str(val)]
-    c.args = args + ["--now", c.now, "--uuid", c.uuid]
+    c.args = sign_args(c)
     return c
 
 
@@ -322,7 +299,7 @@ def trailing(prof: dict, filename: str | None, content_type: str | None,
            ("Content-Type", helpers.pinned_content_type(content_type, filename), False)]
     if "cache_control" in prof:
         out.append(("Cache-Control", prof["cache_control"], False))
-    cd = cli.content_disposition(prof, filename)
+    cd = content_disposition(prof, filename)
     if cd is not None:
         out.append(("Content-Disposition", cd, False))
     if "object_acl" in prof:
@@ -338,10 +315,6 @@ def trailing_conditions(tr) -> list:
     return [{n: v} if obj else ["eq", "$" + n, v] for n, v, obj in tr]
 
 
-def fmt_ms(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
 def qiniu_decode_policy(p: str) -> tuple[str, dict]:
     assert re.fullmatch(r"[A-Za-z0-9_-]+=*", p), f"putPolicy is not urlsafe base64: {p!r}"
     raw = base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))
@@ -349,7 +322,7 @@ def qiniu_decode_policy(p: str) -> tuple[str, dict]:
     return text, json.loads(text, object_pairs_hook=lambda kv: dict(kv))
 
 
-def check_answer(c: Case, body: dict, prof: dict, akid: str, secret: str, token: str | None) -> None:
+def check_store_answer(c: Case, body: dict, prof: dict, akid: str, secret: str, token: str | None) -> None:
     store = prof["provider"]
     fmt = c.fmt or prof["format"]
     now = o.parse_instant(c.now)
@@ -502,7 +475,7 @@ def check_qiniu(c, fields, prof, akid, secret, key, now, exp, lo, hi):
     want["fsizeLimit"] = hi
     # always a mimeLimit (the client's type, the profile's types, or "!" and the active types)
     # and detectMime: Qiniu checks and stores the type it detects, not the uploader's claim
-    want["mimeLimit"] = cli.qiniu_mime_limit(prof, c.content_type)
+    want["mimeLimit"] = qiniu_mime_limit(prof, c.content_type)
     want["detectMime"] = 1
     if prof.get("forbid_overwrite"):
         want["insertOnly"] = 1
@@ -518,32 +491,14 @@ def check_qiniu(c, fields, prof, akid, secret, key, now, exp, lo, hi):
         f"qiniu SDK putPolicy {sdk['put_policy_text']} != ours {text}"
 
 
-def check_case(c: Case, proc, profiles: dict) -> None:
-    out = proc.stdout
-    assert out.endswith("\n") and out.count("\n") == 1, \
-        f"stdout is not one line + newline (exit {proc.returncode}): {out!r} stderr={proc.stderr[-300:]!r}"
-    if c.expect != "ok":
-        assert proc.returncode == 1, f"exit {proc.returncode} for an error case: {out!r}"
-        helpers.assert_error_body(helpers.ERROR_STATUS[c.expect], None, out, c.expect)
-        return
-    assert proc.returncode == 0, f"exit {proc.returncode}; stdout={out!r} stderr={proc.stderr[-500:]!r}"
-    prof = profiles[c.profile]
-    akid, secret, token = creds_for(prof, c.tokens)
-    check_answer(c, json.loads(out), prof, akid, secret, token)
-
-
-def run_cases(cases, config, env, profiles) -> list[str]:
-    def one(c: Case):
-        args = [str(config) if a == "CONFIG" else a for a in c.args]
-        proc = helpers.run_cli(args, env=env)
-        try:
-            check_case(c, proc, profiles)
-            return None
-        except AssertionError as exc:
-            return f"[{c.profile}/{c.fault}] upsign {' '.join(args)}\n    -> {exc}"
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return [r for r in pool.map(one, cases) if r]
+def check_answer(profiles: dict):
+    """The check of a signed answer against the store's contract and SDKs, with the credentials
+    of the profile and of the case's environment (tokens or not)."""
+    def check(c: Case, body: dict) -> None:
+        prof = profiles[c.profile]
+        akid, secret, token = creds_for(prof, c.tokens)
+        check_store_answer(c, body, prof, akid, secret, token)
+    return check
 
 
 @pytest.fixture(scope="module")
@@ -571,9 +526,9 @@ def test_store_differential_sign(stores_config, run):
     config, profiles = stores_config
     store, seed, n, tokens = RUNS[run]
     rng = random.Random(seed)
-    cases = [make_case(rng, profiles, store, tokens) for _ in range(n)]
+    cases = [make_case(rng, _draw_case, profiles, store, tokens) for _ in range(n)]
     assert sum(c.expect == "ok" for c in cases) > n // 2
-    failures = run_cases(cases, config, store_env(tokens), profiles)
+    failures = run_cases(cases, config, store_env(tokens), check_answer(profiles))
     print(f"\nstore differential [{run}]: {n} cases, {len(failures)} mismatches")
     assert not failures, f"{len(failures)}/{len(cases)} cases differ from the contract/SDKs:\n" + \
         "\n".join(failures[:12])
@@ -600,7 +555,7 @@ def test_signing_key_cache_across_days(stores_config):
         args = [str(config) if a == "CONFIG" else a for a in c.args]
         proc = helpers.run_cli(args, env=env)
         try:
-            check_case(c, proc, profiles)
+            check_case(c, proc, check_answer(profiles))
         except AssertionError as exc:
             failures.append(f"[{c.profile} {c.now}] {exc}")
     assert not failures, "\n".join(failures)
@@ -655,10 +610,6 @@ def test_format_java_is_invalid_request_on_other_stores(stores_config, prof_name
                             "--now", "2026-01-02T03:04:05Z"], env=store_env(False))
     assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout!r}"
     helpers.assert_error_body(400, None, proc.stdout, "invalid_request")
-
-
-def check_config(cfg):
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
 
 
 CONFIG_ERRORS = {

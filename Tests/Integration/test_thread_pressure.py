@@ -13,8 +13,9 @@ import pytest
 import requests
 
 import helpers
-from helpers import Nginx, Worker
-from test_shutdown import parse_wrk
+from harness.nginx import Nginx
+from harness.wrk import parse_wrk
+from helpers import Worker
 
 
 def test_requests_are_served_when_kept_connections_outnumber_threads(tmp_path):

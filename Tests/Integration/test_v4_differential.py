@@ -15,21 +15,23 @@ import hmac
 import json
 import random
 import re
-import time
 import urllib.parse
-import uuid as uuidlib
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import helpers
 import oracle
-import test_cli_differential as cli
-from test_cli_differential import ANY_TYPES, NAME_CHARS, USER_CHARS, Case
-from helpers import (AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, SECRET, TOKEN)
+from harness.contract import ok_json
+from harness.differential import (ACTIVE_SAMPLES, ANY_TYPES, V4_NAMES, V4_USER_LENGTHS, Case, make_case,
+                                  parse_now, random_filename, random_now, random_user, random_uuid,
+                                  run_cases, sign_args)
+from harness.measure import timed
+from harness.oss_v4 import HEX64, check_v4
+from harness.processes import check_config, output_lines
+from harness.rules import allowed_types, settle_expectation
+from harness.stack import start_stack
+from helpers import AKID, ALT_AKID, ALT_SECRET, ALT_TOKEN, SECRET, TOKEN
 
-V4_ALGO = "OSS4-HMAC-SHA256"
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 UTC = dt.timezone.utc
 
 # ------------------------------------------------------------------------------------------
@@ -113,149 +115,6 @@ def test_v4_oracle_depends_on_every_input():
 
 
 # ------------------------------------------------------------------------------------------
-# Checking one V4 answer against the addendum
-
-
-def plain_region(region: str) -> str:
-    return region[4:] if region.startswith("oss-") else region
-
-
-def parse_now(s: str) -> dt.datetime:
-    """--now value: YYYY-MM-DDTHH:MM:SS[.fff]Z."""
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z", s)
-    assert m, s
-    t = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    if m.group(2):
-        t = t.replace(microsecond=int((m.group(2)[1:] + "000000")[:6]))
-    return t
-
-
-def fmt_ms(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
-def parse_policy_expiration(s: str) -> dt.datetime:
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z", s)
-    assert m, f"expiration not UTC ISO-8601 with milliseconds: {s!r}"
-    t = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    return t.replace(microsecond=int(m.group(2)) * 1000)
-
-
-def v4_trailing(prof: dict, filename: str | None, content_type: str | None,
-                token: str | None) -> list[tuple[str, str]]:
-    """The fields after the signature, in the contract's order: status, the pinned Content-Type
-    (the client's, else its extension's, else application/octet-stream), a pinned
-    Content-Disposition when the profile sets one, the token."""
-    out = [("success_action_status", "200"),
-           ("Content-Type", helpers.pinned_content_type(content_type, filename))]
-    cd = cli.content_disposition(prof, filename)
-    if cd is not None:
-        out.append(("Content-Disposition", cd))
-    if token is not None:
-        out.append(("x-oss-security-token", token))
-    return out
-
-
-def v4_field_order(prof: dict, filename: str | None, content_type: str | None,
-                   token: str | None) -> list[str]:
-    return ["key", "policy", "x-oss-signature-version", "x-oss-credential", "x-oss-date",
-            "x-oss-signature"] + [n for n, _v in v4_trailing(prof, filename, content_type, token)]
-
-
-def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, secret: str = SECRET,
-             token: str | None = None, user: str | None, filename: str | None = None,
-             content_type: str | None = None, size: int | None = None,
-             now: dt.datetime | None = None, now_window: tuple[float, float] | None = None,
-             uuid: str | None = None) -> dict:
-    """One successful V4 native answer against the addendum. `now` = the exact --now instant
-    (may carry a fraction), or `now_window` = unix seconds around an HTTP request."""
-    assert set(body) == {"provider", "method", "url", "key", "expiresAt", "fields"}, \
-        f"native shape has keys {sorted(body)}"
-    assert body["provider"] == "aliyun-oss" and body["method"] == "POST", body
-    assert body["url"] == prof["endpoint"], body["url"]
-    fields = body["fields"]
-    want_order = v4_field_order(prof, filename, content_type, token)
-    assert list(fields) == want_order, f"V4 fields (in order) {list(fields)} != {want_order}"
-    assert all(isinstance(v, str) for v in fields.values()), f"non-string field: {fields}"
-    key = body["key"]
-    assert fields["key"] == key
-    assert fields["x-oss-signature-version"] == V4_ALGO
-    trailing = v4_trailing(prof, filename, content_type, token)
-    for n, v in trailing:
-        assert fields[n] == v, f"field {n}={fields[n]!r} != {v!r} (contentType {content_type!r}, " \
-                               f"filename {filename!r})"
-
-    # One clock reading: x-oss-date, credential date and expiration all come from it.
-    x_date = fields["x-oss-date"]
-    assert re.fullmatch(r"\d{8}T\d{6}Z", x_date), f"x-oss-date {x_date!r}"
-    issued = dt.datetime.strptime(x_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    if now is not None:
-        want_date = now.strftime("%Y%m%dT%H%M%SZ")     # truncates a fraction, never rounds
-        assert x_date == want_date, f"x-oss-date {x_date} != --now {fmt_ms(now)} as {want_date}"
-    if now_window is not None:
-        lo, hi = now_window
-        assert int(lo) <= issued.timestamp() <= hi + 1, f"x-oss-date {x_date} outside {now_window}"
-    region = plain_region(prof["region"])
-    want_cred = f"{akid}/{x_date[:8]}/{region}/oss/aliyun_v4_request"
-    assert fields["x-oss-credential"] == want_cred, \
-        f"x-oss-credential {fields['x-oss-credential']!r} != {want_cred!r}"
-
-    policy_b64 = fields["policy"]
-    sig = fields["x-oss-signature"]
-    assert HEX64.match(sig), f"x-oss-signature is not 64 lowercase hex digits: {sig!r}"
-    want_sig = oracle.v4_signature(secret, x_date[:8], region, policy_b64)
-    assert sig == want_sig, f"x-oss-signature {sig} != SDK oracles {want_sig}"
-
-    policy = oracle.decode_policy(policy_b64)
-    assert set(policy) == {"expiration", "conditions"}, f"policy members {sorted(policy)}"
-    expires_in = prof.get("expires_in", 300)
-    expiration = parse_policy_expiration(policy["expiration"])
-    exp_floor = issued + dt.timedelta(seconds=expires_in)
-    if now is not None and now.microsecond:
-        # The contract shows whole seconds (".000Z"); now + expires_in with the milliseconds
-        # kept is as valid. Either way, from the same instant as x-oss-date.
-        exact = now + dt.timedelta(seconds=expires_in)
-        allowed = {fmt_ms(exp_floor), fmt_ms(exact.replace(microsecond=exact.microsecond // 1000 * 1000))}
-        assert policy["expiration"] in allowed, \
-            f"expiration {policy['expiration']} not in {sorted(allowed)} (now {fmt_ms(now)} + {expires_in}s)"
-    elif now is not None:
-        assert policy["expiration"] == fmt_ms(exp_floor), \
-            f"expiration {policy['expiration']} != --now {x_date} + {expires_in}s"
-    else:   # a real clock: whole seconds, or the same reading's milliseconds
-        assert exp_floor <= expiration < exp_floor + dt.timedelta(seconds=1), \
-            f"expiration {policy['expiration']} is not x-oss-date {x_date} + {expires_in}s"
-    assert expires_in <= 7 * 86400
-    assert abs((helpers.parse_iso(body["expiresAt"]) - expiration).total_seconds()) < 0.001, \
-        f"expiresAt {body['expiresAt']} != policy expiration {policy['expiration']}"
-
-    if uuid is None:
-        m = re.search(helpers.UUID4_RE, key)
-        assert m, f"no lowercase v4 uuid in key {key!r}"
-        uuid = m.group(0)
-    want_key = helpers.expand_key(prof["key"], user=user, uuid=uuid, ext=helpers.ext_of(filename),
-                                  now=issued, profile_name=profile_name)
-    assert key == want_key, f"key {key!r} != template result {want_key!r}"
-
-    lo_size, hi_size = (size, size) if size is not None else \
-        (prof.get("min_size", 0), prof.get("max_size", 1048576000))
-    want_conds = [{"bucket": prof["bucket"]}, {"x-oss-signature-version": V4_ALGO},
-                  {"x-oss-credential": want_cred}, {"x-oss-date": x_date},
-                  ["eq", "$key", key], ["content-length-range", lo_size, hi_size]]
-    # status and token as objects, the others as ["eq", "$name", value]
-    want_conds += [{n: v} if n in ("success_action_status", "x-oss-security-token")
-                   else ["eq", "$" + n, v] for n, v in trailing]
-    conds = policy["conditions"]
-    assert conds == want_conds, f"policy conditions\n  {conds}\n!= addendum\n  {want_conds}"
-    for c in conds:   # integers stay integers (json.loads would accept 1.0 == 1)
-        if isinstance(c, list) and c[0] == "content-length-range":
-            assert all(type(x) is int for x in c[1:]), c
-
-    failures = helpers.evaluate_policy(conds, dict(fields), prof["bucket"], lo_size)
-    assert not failures, f"the client's own form would fail the policy: {failures}"
-    return policy
-
-
-# ------------------------------------------------------------------------------------------
 # Differential run of `upsign sign`
 
 REGIONS = ["cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1",
@@ -316,56 +175,18 @@ SPECIAL_NOWS = [
     "2024-02-29T12:00:00Z", "2000-02-29T23:59:59Z", "2027-02-28T23:59:59.999Z",
     "2099-12-31T23:59:59.999Z", "2030-06-30T23:59:59Z", "2026-03-01T00:00:00Z",
 ]
-def random_now(rng: random.Random) -> str:
-    r = rng.random()
-    if r < 0.35:
-        return rng.choice(SPECIAL_NOWS)
-    if r < 0.55:   # the last or first second of a random UTC day, with or without a fraction
-        day = dt.datetime(2000, 1, 1, tzinfo=UTC) + dt.timedelta(days=rng.randint(0, 36500))
-        t = day - dt.timedelta(seconds=1) if rng.random() < 0.7 else day
-        frac = rng.choice(["", ".0", ".5", ".999", ".001", ".42"])
-        return t.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
-    t = dt.datetime(2000, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=rng.randint(0, 100 * 365 * 86400))
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def random_user(rng: random.Random) -> str:
-    n = rng.choice([1, 3, 8, 16, 64, 128])
-    s = "".join(rng.choice(USER_CHARS) for _ in range(n))
-    return "u" + s[1:] if s[0] == "-" else s
+def _midnight(rng: random.Random) -> str:
+    """The last or first second of a random UTC day, with or without a fraction."""
+    day = dt.datetime(2000, 1, 1, tzinfo=UTC) + dt.timedelta(days=rng.randint(0, 36500))
+    t = day - dt.timedelta(seconds=1) if rng.random() < 0.7 else day
+    frac = rng.choice(["", ".0", ".5", ".999", ".001", ".42"])
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
 
 
-def random_name(rng: random.Random) -> str:
-    base = "".join(rng.choice(NAME_CHARS) for _ in range(rng.randint(1, 20))).strip() or "f"
-    return base.lstrip("-") or "f"
-
-
-def random_filename(rng: random.Random, exts: list[str]) -> str | None:
-    """Mostly a name with one of `exts` (or a common extension) in random case, sometimes
-    behind another dotted part; sometimes no extension, a trailing dot, a leading dot only (with
-    `exts`), or no file name at all."""
-    r = rng.random()
-    if r < 0.78:
-        ext = rng.choice(exts) if exts else rng.choice(["pdf", "txt", "docx", "7z", "MP4", "svg",
-                                                        "html", "bin"])
-        ext = "".join(c.upper() if rng.random() < 0.3 else c for c in ext)
-        name = f"{random_name(rng)}.{ext}"
-        return "v1." + name if rng.random() < 0.1 else name
-    if r < 0.88:
-        return random_name(rng).replace(".", "")
-    if r < 0.91:
-        return f"{random_name(rng)}.{rng.choice(exts or ['exe', 'png'])}."
-    if r < 0.93 and exts:
-        return "." + rng.choice(exts)
-    return None
-
-
-def make_case(rng: random.Random, profiles: dict) -> Case:
-    """A request with at most one error (drawn again while the contract's rules give two)."""
-    while True:
-        c = _draw_case(rng, profiles)
-        if c is not None:
-            return c
+def v4_now(rng: random.Random) -> str:
+    return random_now(rng, SPECIAL_NOWS, special_until=0.35, midnight=_midnight, midnight_until=0.55)
 
 
 def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
@@ -378,16 +199,16 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
     types = prof.get("content_types") or []
     lo, hi = prof.get("min_size", 0), prof.get("max_size", 1048576000)
     needs_user = prof.get("require_user", True) or "{user}" in prof["key"]
-    user = random_user(rng) if (needs_user or rng.random() < 0.5) else None
-    filename = random_filename(rng, exts)
+    user = random_user(rng, V4_USER_LENGTHS) if (needs_user or rng.random() < 0.5) else None
+    filename = random_filename(rng, exts, V4_NAMES)
     if types:
         # without contentType the extension's type is pinned, if the profile allows it
-        content_type = rng.choice(cli.allowed_types(prof)) if rng.random() < 0.7 else None
+        content_type = rng.choice(allowed_types(prof)) if rng.random() < 0.7 else None
     else:
         content_type = rng.choice(ANY_TYPES) if rng.random() < 0.6 else None
     size = rng.choice([None, None, lo, hi, rng.randint(lo, hi), rng.randint(lo, min(hi, 4096))])
     c = Case(name, rng.choice([None, None, "native"]), user, filename, content_type, size,
-             random_now(rng), str(uuidlib.UUID(int=rng.getrandbits(128), version=4)))
+             v4_now(rng), random_uuid(rng))
 
     if rng.random() < 0.15:   # one fault per case
         faults = ["size_high", "ext", "active"] + (["format_java"] if name != "v1nat" else [])
@@ -402,7 +223,7 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
             c.size, c.expect = hi + 1, "size_out_of_range"
         elif c.fault == "identity_missing":
             c.user, c.expect = None, "identity_required"
-        # file name and type faults: cli.rule_errors names the code
+        # file name and type faults: harness.rules.rule_errors names the code
         elif c.fault == "ext":
             c.filename = "x.exe"
         elif c.fault == "no_filename":
@@ -410,42 +231,31 @@ def _draw_case(rng: random.Random, profiles: dict) -> Case | None:
         elif c.fault == "ext_required":
             c.filename = rng.choice(["noext", "x.", f"x.{exts[0]}.", f".{exts[-1]}"])
         elif c.fault == "active":
-            c.content_type = rng.choice(cli.ACTIVE_SAMPLES)
+            c.content_type = rng.choice(ACTIVE_SAMPLES)
 
     eff_fmt = "java" if c.fmt == "java" else "native"
-    if not cli.settle_expectation(c, prof, eff_fmt):
+    if not settle_expectation(c, prof, eff_fmt):
         return None
-
-    args = ["sign", "--config", "CONFIG", "--profile", c.profile]
-    for opt, val in (("--user", c.user), ("--filename", c.filename),
-                     ("--content-type", c.content_type), ("--size", c.size), ("--format", c.fmt)):
-        if val is not None:
-            args += [opt, str(val)]
-    c.args = args + ["--now", c.now, "--uuid", c.uuid]
+    c.args = sign_args(c)
     return c
 
 
-def check_case(c: Case, proc, profiles: dict, akid: str, secret: str, token: str | None) -> None:
-    out = proc.stdout
-    assert out.endswith("\n") and out.count("\n") == 1, \
-        f"stdout is not one line + newline (exit {proc.returncode}): {out!r} stderr={proc.stderr[-300:]!r}"
-    if c.expect != "ok":
-        assert proc.returncode == 1, f"exit {proc.returncode} for an error case: {out!r}"
-        helpers.assert_error_body(helpers.ERROR_STATUS[c.expect], None, out, c.expect)
-        return
-    assert proc.returncode == 0, f"exit {proc.returncode}; stdout={out!r} stderr={proc.stderr[-500:]!r}"
-    body = json.loads(out)
-    prof = profiles[c.profile]
-    now = parse_now(c.now)
-    if prof.get("signature") == "v1":
-        assert "." not in c.now, "V1 cases use whole seconds"
-        helpers.check_signed(body, fmt="native", prof=prof, profile_name=c.profile, akid=akid,
-                             secret=secret, token=token, user=c.user, filename=c.filename,
-                             content_type=c.content_type, size=c.size, now=now, uuid=c.uuid)
-        return
-    check_v4(body, prof=prof, profile_name=c.profile, akid=akid, secret=secret, token=token,
-             user=c.user, filename=c.filename, content_type=c.content_type, size=c.size,
-             now=now, uuid=c.uuid)
+def check_answer(profiles: dict, akid: str, secret: str, token: str | None):
+    """The check of a signed answer: V1 profiles by helpers.check_signed, V4 ones by check_v4,
+    with the case's exact --now and uuid."""
+    def check(c: Case, body: dict) -> None:
+        prof = profiles[c.profile]
+        now = parse_now(c.now)
+        if prof.get("signature") == "v1":
+            assert "." not in c.now, "V1 cases use whole seconds"
+            helpers.check_signed(body, fmt="native", prof=prof, profile_name=c.profile, akid=akid,
+                                 secret=secret, token=token, user=c.user, filename=c.filename,
+                                 content_type=c.content_type, size=c.size, now=now, uuid=c.uuid)
+            return
+        check_v4(body, prof=prof, profile_name=c.profile, akid=akid, secret=secret, token=token,
+                 user=c.user, filename=c.filename, content_type=c.content_type, size=c.size,
+                 now=now, uuid=c.uuid)
+    return check
 
 
 @pytest.fixture(scope="module")
@@ -455,23 +265,9 @@ def v4_config(tmp_path_factory):
     return cfg, profiles
 
 
-def run_cases(cases, config, env, profiles, akid, secret, token):
-    def one(c: Case):
-        args = [str(config) if a == "CONFIG" else a for a in c.args]
-        proc = helpers.run_cli(args, env=env)
-        try:
-            check_case(c, proc, profiles, akid, secret, token)
-            return None
-        except AssertionError as exc:
-            return f"[{c.profile}/{c.fault}] upsign {' '.join(args)}\n    -> {exc}"
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return [r for r in pool.map(one, cases) if r]
-
-
 def gen_cases(seed: int, n: int, profiles: dict) -> list[Case]:
     rng = random.Random(seed)
-    cases = [make_case(rng, profiles) for _ in range(n)]
+    cases = [make_case(rng, _draw_case, profiles) for _ in range(n)]
     for c in cases:   # V1 expirations are whole seconds by the V1 contract: keep V1 nows whole
         if profiles[c.profile].get("signature") == "v1" and "." in c.now:
             c.now = c.now.split(".")[0] + "Z"
@@ -499,7 +295,7 @@ def test_v4_differential_sign(v4_config, run):
     ok_v4 = [c for c in cases if c.expect == "ok" and profiles[c.profile].get("signature") != "v1"]
     assert len(ok_v4) > n // 2
     assert any(c.now.endswith("23:59:59.999Z") for c in ok_v4) or n < 100
-    failures = run_cases(cases, config, env(), profiles, akid, secret, token)
+    failures = run_cases(cases, config, env(), check_answer(profiles, akid, secret, token))
     DIFF_STATS[run] = {"cases": n, "ok_v4": len(ok_v4), "failures": len(failures)}
     print(f"\nV4 differential [{run}]: {n} cases, {len(ok_v4)} signed V4 answers, "
           f"{len(failures)} mismatches")
@@ -540,14 +336,6 @@ def test_v4_date_literals(tmp_path, now, expires_in, x_date, cred_date, expirati
 # Configuration rules and the java format
 
 
-def check_config(cfg):
-    return helpers.run_cli(["check-config", "--config", str(cfg)], env=helpers.clean_env())
-
-
-def lines(proc):
-    return [l for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
-
-
 CONFIG_ERRORS = {
     # java bean has no V4 fields: java requires v1
     "java-with-v4": ({"format": "java", "signature": "v4"}, "signature"),
@@ -568,7 +356,7 @@ def test_v4_config_errors_name_the_field(tmp_path, name):
     assert proc.returncode == 1, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
     assert not proc.stdout.startswith("ok"), proc.stdout
     pattern = rf"^profiles\.pv\.{fieldname}: \S"
-    assert any(re.match(pattern, l) for l in lines(proc)), f"no line matching {pattern!r} in {lines(proc)}"
+    assert any(re.match(pattern, l) for l in output_lines(proc)), f"no line matching {pattern!r} in {output_lines(proc)}"
     # and `sign` refuses to sign with that file
     proc = helpers.run_cli(["sign", "--config", str(cfg), "--profile", "pv", "--user", "alice",
                             "--content-type", "image/png"])
@@ -631,44 +419,31 @@ def test_format_java_on_a_v4_profile_is_invalid_request(v4_config):
 
 @pytest.fixture(scope="module")
 def v4_stack(nginx_bin, v4_config):
-    import conftest
     config, profiles = v4_config
-    s = conftest.start_stack(config, env=helpers.cred_env(token=True))
+    s = start_stack(config, env=helpers.cred_env(token=True))
     yield s, profiles
     s.close()
-
-
-def _timed(stack, method, path, **kw):
-    t0 = time.time()
-    r = stack.request(method, path, **kw)
-    return r, (t0, time.time())
-
-
-def _ok(r):
-    assert r.status_code == 200, f"{r.status_code}: {r.text[:400]}"
-    helpers.assert_std_headers(r)
-    return r.json()
 
 
 def test_v4_native_policy_through_nginx(v4_stack):
     stack, profiles = v4_stack
     # GET with the query string (default profile v4a)
-    r, win = _timed(stack, "GET", "/upload/policy?filename=Cat.PNG&contentType=image%2Fpng&size=2048",
+    r, win = timed(stack.request, "GET", "/upload/policy?filename=Cat.PNG&contentType=image%2Fpng&size=2048",
                     user="alice")
-    check_v4(_ok(r), prof=profiles["v4a"], profile_name="v4a", token=TOKEN, user="alice",
+    check_v4(ok_json(r), prof=profiles["v4a"], profile_name="v4a", token=TOKEN, user="alice",
              filename="Cat.PNG", content_type="image/png", size=2048, now_window=win)
     # POST JSON, `oss-` prefixed region, date placeholders
     body = json.dumps({"profile": "v4oss", "filename": "p.webp", "contentType": "image/webp",
                        "format": "native"})
-    r, win = _timed(stack, "POST", "/upload/policy", user="bob",
+    r, win = timed(stack.request, "POST", "/upload/policy", user="bob",
                     headers={"Content-Type": "application/json"}, data=body)
-    check_v4(_ok(r), prof=profiles["v4oss"], profile_name="v4oss", token=TOKEN, user="bob",
+    check_v4(ok_json(r), prof=profiles["v4oss"], profile_name="v4oss", token=TOKEN, user="bob",
              filename="p.webp", content_type="image/webp", now_window=win)
     # POST form, no identity needed, expiration next day
-    r, win = _timed(stack, "POST", "/upload/policy",
+    r, win = timed(stack.request, "POST", "/upload/policy",
                     headers={"Content-Type": "application/x-www-form-urlencoded"},
                     data="profile=v4day&filename=report.pdf")
-    check_v4(_ok(r), prof=profiles["v4day"], profile_name="v4day", token=TOKEN, user=None,
+    check_v4(ok_json(r), prof=profiles["v4day"], profile_name="v4day", token=TOKEN, user=None,
              filename="report.pdf", now_window=win)
     # a java request on a v4 profile
     r = stack.request("GET", "/upload/policy?profile=v4a&format=java&filename=a.png"

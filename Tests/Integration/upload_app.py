@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from harness.processes import free_port
+
 MIB = 1024 * 1024
 
 
@@ -178,7 +180,7 @@ class UploadApp:
     """The application on 127.0.0.1:`port` (a free port when None)."""
 
     def __init__(self, port: int | None = None, path: str = "/uploads"):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.path = path
         self._init_state()
         self.start()
@@ -331,9 +333,3 @@ class UnixUploadApp(UploadApp):
             self.sock_path.unlink()
         except FileNotFoundError:
             pass
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
