@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,15 @@ def png_bytes(size: int) -> bytes:
     return head + os.urandom(size - len(head) - len(tail)) + tail
 
 
+def real_png(width: int, height: int) -> bytes:
+    """A decodable PNG of `width` x `height` grey pixels (for the page's thumbnails)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 class Site:
     """upsign (unix socket) behind a private nginx that also serves the page."""
 
@@ -89,6 +100,8 @@ class Site:
                   "min_size": 1, "max_size": MAX_SIZE, "format": "native", "require_user": True}
         profiles = {
             "browser": {**common, "credentials": "env"},
+            # The objects are public-read: the page's thumbnails are read back from the store.
+            "browser-public": {**common, "credentials": "env", "object_acl": "public-read"},
             # Signs with a secret the gateway does not know: the store itself refuses the form.
             "browser-badkey": {**common, "credentials": str(badkey)},
         }
@@ -212,6 +225,45 @@ def upload(driver, site, profile: str, paths: list[Path]) -> list:
                              f"{[(r.get_attribute('data-state'), r.text) for r in rows]}\n{site.logs()}")
 
 
+def drop(driver, site, profile: str, paths: list[Path]) -> list:
+    """Open the page and drop `paths` on it (a DataTransfer holding them, as a drag from the
+    desktop delivers); the rows once every one is done or in error."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{site.origin}/upload/demo/?profile={profile}")
+    driver.execute_script("""
+        const input = document.createElement('input');
+        input.type = 'file'; input.multiple = true; input.id = 'drag-source';
+        document.body.appendChild(input);""")
+    driver.find_element(By.ID, "drag-source").send_keys("\n".join(str(p) for p in paths))
+    driver.execute_script("""
+        const dt = new DataTransfer();
+        for (const f of document.getElementById('drag-source').files) dt.items.add(f);
+        document.getElementById('drag-source').remove();
+        document.body.dispatchEvent(new DragEvent('dragenter', {bubbles: true, cancelable: true, dataTransfer: dt}));
+        document.body.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt}));
+        document.body.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));""")
+
+    def finished(d):
+        rows = d.find_elements(By.CSS_SELECTOR, "#file-rows .file-row")
+        states = [r.get_attribute("data-state") for r in rows]
+        return rows if len(rows) == len(paths) and all(s in ("done", "error") for s in states) else False
+
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(finished)
+
+
+def loaded_thumbnail(driver, row):
+    """The row's thumbnail once the browser has decoded it (its source and natural size)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    img = row.find_element(By.CSS_SELECTOR, "img.thumb")
+    WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img))
+    return img
+
+
 def screenshot(driver, capsys, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -285,3 +337,36 @@ def test_a_store_refusal_shows_the_stores_error_code(driver, site, rgw, capsys):
     error = row.find_element(By.CSS_SELECTOR, ".error").text
     assert "the store refused the upload: HTTP 403 AccessDenied" in error, error
     assert keys_under(rgw, "browser/") == before, "an object was stored for a refused form"
+
+
+def test_dropped_images_upload_and_show_thumbnails_read_back_from_the_store(driver, site, rgw, capsys):
+    from selenium.webdriver.common.by import By
+
+    d = helpers.scratch_dir("usbrf")
+    files = {d / "dropped one.png": real_png(40, 30), d / "dropped two.png": real_png(12, 9)}
+    for path, data in files.items():
+        path.write_bytes(data)
+    rows = drop(driver, site, "browser-public", list(files))
+    for row, (path, data) in zip(rows, files.items()):
+        assert row.get_attribute("data-state") == "done", f"{path.name}: {row.text}\n{site.logs()}"
+        key = row.find_element(By.CSS_SELECTOR, ".key").text
+        assert rgw.get_object(key) == data
+        img = loaded_thumbnail(driver, row)
+        assert img.get_attribute("data-source") == "store", row.text
+        assert img.get_attribute("src") == f"{rgw.bucket_url}/{key}"
+        width, height = struct.unpack(">II", data[16:24])
+        assert driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img) == [width, height]
+    screenshot(driver, capsys, "dropped-with-thumbnails")
+
+
+def test_a_private_object_shows_the_local_file_and_says_why(driver, site, rgw, capsys):
+    from selenium.webdriver.common.by import By
+
+    path = helpers.scratch_dir("usbrf") / "private.png"
+    path.write_bytes(real_png(20, 20))
+    (row,) = upload(driver, site, "browser", [path])
+    assert row.get_attribute("data-state") == "done", row.text
+    img = loaded_thumbnail(driver, row)
+    assert img.get_attribute("data-source") == "local" and img.get_attribute("src").startswith("blob:")
+    assert "does not serve this object" in row.find_element(By.CSS_SELECTOR, ".thumb-note").text
+    screenshot(driver, capsys, "private-thumbnail")
