@@ -20,7 +20,7 @@ BIN=${UPSIGN_BIN:-$ROOT/.build/debug/upsign}
 [[ -x $BIN ]] || BIN=
 
 # --- shell scripts ---------------------------------------------------------------------------
-for f in deploy/demo.sh deploy/install-deps.sh deploy/check-deploy.sh; do
+for f in deploy/demo.sh deploy/install-deps.sh deploy/check-deploy.sh deploy/package-deb.sh; do
   if bash -n "$ROOT/$f"; then ok "bash -n $f"; else bad "bash -n $f"; fi
 done
 if sh -n "$ROOT/deploy/spawn-fcgi.sh"; then ok "sh -n deploy/spawn-fcgi.sh"; else bad "sh -n deploy/spawn-fcgi.sh"; fi

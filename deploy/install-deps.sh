@@ -22,6 +22,10 @@
 #                                       (deploy/rgw.sh, also `demo.sh local`; ceph-common comes with them)
 #   chromium chromium-driver            headless Chromium and its WebDriver: the browser example
 #                                       page in a real browser (Tests/Integration/test_browser.py)
+#   dpkg-dev lintian pandoc             the Debian package (deploy/package-deb.sh: dpkg-shlibdeps,
+#                                       lintian, docs/configuration.md → upsign.toml.5)
+#   debootstrap                         a Debian 12 without Swift to install that package in
+#                                       (Tests/Integration/test_package.py)
 #
 # The Swift 6 toolchain is not a Debian package; it is checked, not installed, here.
 set -euo pipefail
@@ -31,12 +35,13 @@ PACKAGES=(
   nginx spawn-fcgi wrk curl python3-venv openssl systemd apache2 libapache2-mod-fcgid
   lighttpd caddy
 )
-# The tests need the store (about 60 packages) and the browser (about 25, 440 MB) too:
-# `--no-test-extras` (deploy/demo.sh) skips both, `--store-only` (demo.sh local) the browser.
+# The tests need the store (about 60 packages), the browser (about 25, 440 MB) and the packaging
+# tools too: `--no-test-extras` (deploy/demo.sh) skips all three, `--store-only` (demo.sh local)
+# all but the store.
 case ${1:-} in
   --no-test-extras) ;;
   --store-only) PACKAGES+=(ceph-mon ceph-osd radosgw) ;;
-  *) PACKAGES+=(ceph-mon ceph-osd radosgw chromium chromium-driver) ;;
+  *) PACKAGES+=(ceph-mon ceph-osd radosgw chromium chromium-driver debootstrap dpkg-dev lintian pandoc) ;;
 esac
 
 if [[ $(id -u) -ne 0 ]]; then
