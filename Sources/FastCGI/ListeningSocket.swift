@@ -35,8 +35,11 @@ public struct ListeningSocket: Sendable {
     }
 
     /// Creates, binds and listens on `address`. A stale unix socket file at the path is replaced;
-    /// any other file there is an error. `mode` applies to unix sockets.
-    public static func open(_ address: ListenAddress, mode: mode_t = 0o660, backlog: Int32 = 1024) throws(FastCGIError) -> ListeningSocket {
+    /// any other file there is an error. `mode` and `group` (the web server's, so that it may
+    /// connect) apply to unix sockets.
+    public static func open(
+        _ address: ListenAddress, mode: mode_t = 0o660, group: gid_t? = nil, backlog: Int32 = 1024
+    ) throws(FastCGIError) -> ListeningSocket {
         switch address {
         case .unix(let path):
             var st = stat()
@@ -67,6 +70,12 @@ public struct ListeningSocket: Sendable {
                 throw .socket(operation: "bind", address: address.description, errno: e)
             }
             chmod(path, mode)
+            if let group, chown(path, uid_t.max, group) != 0 {
+                let e = errno
+                Glibc.close(fd)
+                unlink(path)
+                throw .socket(operation: "chown", address: address.description, errno: e)
+            }
             guard listen(fd, backlog) == 0 else {
                 let e = errno
                 Glibc.close(fd)

@@ -50,6 +50,11 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Mode of a unix socket created by --listen, in octal.", valueName: "mode"))
     var socketMode: String = "660"
 
+    @Option(
+        help: ArgumentHelp(
+            "Group of a unix socket created by --listen (the web server's, e.g. www-data), by name or number.", valueName: "group"))
+    var socketGroup: String?
+
     @Option(help: ArgumentHelp("Seconds to wait for requests in flight after SIGTERM before exiting anyway.", valueName: "seconds"))
     var drainTimeout: Int = 9
 
@@ -70,6 +75,19 @@ struct Serve: ParsableCommand {
             throw ValidationError("--socket-mode is an octal mode such as 660")
         }
         guard (1...3600).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be 1...3600") }
+        if let socketGroup, Self.groupID(socketGroup) == nil {
+            throw ValidationError("--socket-group: no group named \(socketGroup)")
+        }
+        if socketGroup != nil, listen.map({ !$0.hasPrefix("unix:") }) ?? true {
+            throw ValidationError("--socket-group applies to --listen unix:/path only")
+        }
+    }
+
+    /// The id of the group `name` (a name, or a number).
+    static func groupID(_ name: String) -> gid_t? {
+        if let number = gid_t(name) { return number }
+        guard let entry = getgrnam(name) else { return nil }
+        return entry.pointee.gr_gid
     }
 
     func run() throws {
@@ -94,7 +112,8 @@ struct Serve: ParsableCommand {
         let socket: ListeningSocket
         do {
             if let listen, let address = ListenAddress(listen) {
-                socket = try ListeningSocket.open(address, mode: mode_t(UInt32(socketMode, radix: 8) ?? 0o660))
+                socket = try ListeningSocket.open(
+                    address, mode: mode_t(UInt32(socketMode, radix: 8) ?? 0o660), group: socketGroup.flatMap(Self.groupID))
             } else if let inherited = ListeningSocket.inherited(environment: ProcessEnvironment.current()) {
                 socket = inherited
             } else if CGIMode.applies(ProcessEnvironment.current()) {

@@ -58,6 +58,46 @@ def test_listen_unix(nginx_bin, std_config, std_profiles):
     run_mode(w, f"unix:{sock}", std_profiles, lambda: helpers.wait_unix_socket(sock, w))
 
 
+def test_listen_unix_with_a_socket_group_lets_that_group_connect(nginx_bin, std_config, std_profiles):
+    """Without systemd or spawn-fcgi, --socket-group gives the socket to the web server's group:
+    nginx's workers, running as www-data, connect (mode 660, owner root)."""
+    import grp
+    import os
+    import stat
+    d = helpers.scratch_dir("uslg")
+    d.chmod(0o755)
+    sock = d / "w.sock"
+    w = Worker(helpers.serve_argv(std_config, listen=f"unix:{sock}") + ["--socket-group", "www-data"], helpers.cred_env(),
+               name="listen-group", log_dir=d)
+
+    def ready():
+        helpers.wait_unix_socket(sock, w)
+        st = os.stat(sock)
+        assert st.st_gid == grp.getgrnam("www-data").gr_gid and stat.S_IMODE(st.st_mode) == 0o660, (st.st_gid, oct(st.st_mode))
+
+    nginx = None
+    try:
+        ready()
+        nginx = Nginx(f"unix:{sock}", user="www-data")
+        exercise(nginx, std_profiles)
+        assert_terminates_cleanly(w)
+    finally:
+        if nginx:
+            nginx.stop()
+        w.stop()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--socket-group", "no-such-group-here"], "no group named no-such-group-here"),
+    (["--listen", "127.0.0.1:9", "--socket-group", "www-data"], "unix:/path only"),
+])
+def test_a_socket_group_that_cannot_apply_is_an_argument_error(std_config, args, message):
+    argv = [helpers.UPSIGN_BIN, "serve", "--config", str(std_config)] + \
+        (args if "--listen" in args else ["--listen", "unix:/tmp/never.sock"] + args)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=helpers.cred_env())
+    assert r.returncode == 64 and message in r.stderr, (r.returncode, r.stderr)
+
+
 def test_listen_tcp(nginx_bin, std_config, std_profiles):
     port = helpers.free_port()
     d = helpers.scratch_dir("uslt")

@@ -52,14 +52,14 @@ class Nginx:
     """A private nginx on a free 127.0.0.1 port, proxying everything to one FastCGI upstream."""
 
     def __init__(self, upstream: str, keepalive: int = 16, extra_location: str = "", workers: int = 1,
-                 worker_connections: int = 1024, backlog: int = 511):
+                 worker_connections: int = 1024, backlog: int = 511, user: str | None = None):
         self.dir = scratch_dir("usngx")
         self.port = free_port()
         conf = NGINX_CONF.format(
             dir=self.dir, port=self.port, upstream=upstream, keepalive=keepalive, workers=workers,
             worker_connections=worker_connections, backlog=backlog,
             fastcgi_params=FASTCGI_PARAMS, extra_location=extra_location,
-            user_line="user root;" if os.geteuid() == 0 else "")
+            user_line=f"user {user};" if user else "user root;" if os.geteuid() == 0 else "")
         self.conf = self.dir / "nginx.conf"
         self.conf.write_text(conf)
         self._log = open(self.dir / "nginx.out", "wb")
