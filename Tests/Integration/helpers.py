@@ -14,7 +14,7 @@ from harness.contract import (ACTIVE_TYPES, ERROR_STATUS, EXPIRATION_RE, EXTENSI
 from harness.credentials import (AKID, ALL_SECRETS, ALT_AKID, ALT_SECRET, ALT_TOKEN, CRED_ENV_VARS, FILE_AKID,
                                  FILE_SECRET, FILE_TOKEN, SECRET, TOKEN, clean_env, cred_env, secrets_in)
 from harness.processes import (CAPTURED_OUTPUT, FASTCGI_PARAMS, LOG_FILES, RESPONSE_BODIES, ROOT, SCRATCH_DIRS,
-                               UPSIGN_BIN, Worker, check_config, descriptor_targets, free_port,
+                               UPSIGN_BIN, Worker, check_config, descriptor_targets, free_port, free_port_pair,
                                listening_unix_socket, log_events, output_lines, record_response, run_cli,
                                scratch_dir, serve_argv, socket_count, wait_log_event, wait_tcp, wait_unix_socket)
 
@@ -32,7 +32,7 @@ __all__ = [
     "FILE_TOKEN", "SECRET", "TOKEN", "clean_env", "cred_env", "secrets_in",
     # harness.processes
     "CAPTURED_OUTPUT", "FASTCGI_PARAMS", "LOG_FILES", "RESPONSE_BODIES", "ROOT", "SCRATCH_DIRS", "UPSIGN_BIN",
-    "Worker", "check_config", "descriptor_targets", "free_port", "listening_unix_socket", "log_events",
+    "Worker", "check_config", "descriptor_targets", "free_port", "free_port_pair", "listening_unix_socket", "log_events",
     "output_lines", "record_response", "run_cli", "scratch_dir", "serve_argv", "socket_count", "wait_log_event",
     "wait_tcp", "wait_unix_socket",
 ]

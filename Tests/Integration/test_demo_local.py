@@ -14,21 +14,8 @@ import helpers
 DEMO = helpers.ROOT / "deploy" / "demo.sh"
 
 
-def free_port_pair() -> int:
-    """A port p such that p and p+1 (the demo's store) are both free on 127.0.0.1."""
-    for _ in range(50):
-        p = helpers.free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise AssertionError("no two adjacent free ports")
-
-
 def test_demo_local_uploads_a_file_and_reads_it_back(nginx_bin, tmp_path):
-    port = free_port_pair()
+    port = helpers.free_port_pair()
     env = helpers.clean_env(UPSIGN_BIN=helpers.UPSIGN_BIN, UPSIGN_SKIP_DEPS="1",
                             UPSIGN_DEMO_DIR=str(tmp_path / "demo"), UPSIGN_DEMO_PORT=str(port))
     try:

@@ -204,25 +204,11 @@ def try_it_scripts(doc: Path) -> list[str]:
     return [m.group(2) for m in FENCE.finditer(part) if m.group(1) == "sh" and "deploy/demo.sh" not in m.group(2)]
 
 
-def free_port_pair() -> int:
-    """A port p such that p and p+1 (the demo's local store) are both free on 127.0.0.1."""
-    import socket
-    for _ in range(50):
-        p = helpers.free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", p + 1))
-                return p
-            except OSError:
-                continue
-    raise AssertionError("no two adjacent free ports")
-
-
 def test_every_command_of_getting_started_runs_against_the_demo(nginx_bin, tmp_path):
     doc = ROOT / "docs" / "getting-started.md"
     scripts = try_it_scripts(doc)
     assert sum(s.count("curl ") for s in scripts) >= 5, "docs/getting-started.md lost its curl examples"
-    port = free_port_pair()
+    port = helpers.free_port_pair()
     env = helpers.clean_env(UPSIGN_BIN=helpers.UPSIGN_BIN, UPSIGN_SKIP_DEPS="1",
                             UPSIGN_DEMO_DIR=str(tmp_path / "demo"), UPSIGN_DEMO_PORT=str(port))
     demo = ROOT / "deploy" / "demo.sh"

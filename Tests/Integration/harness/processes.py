@@ -45,6 +45,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A port p such that p and p+1 (the demo's local store) are both free on 127.0.0.1."""
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p + 1))
+                return p
+            except OSError:
+                continue
+    raise AssertionError("no two adjacent free ports")
+
+
 def run_cli(args: list[str], env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
     """Run `upsign ARGS`, record its output for the secret scan."""
     proc = subprocess.run([UPSIGN_BIN, *args], env=env if env is not None else cred_env(),
