@@ -55,6 +55,18 @@ public enum FD {
         return true
     }
 
+    /// A one-way channel whose two ends are close-on-exec from the moment they exist, so that
+    /// a process another thread spawns meanwhile inherits neither (`pipe` then `fcntl` leaves a
+    /// window; glibc's `pipe2` is not visible to Swift): a connected unix socket pair, each end
+    /// shut down in the direction it does not carry. Nil with `errno` set on failure.
+    public static func closeOnExecPipe() -> (read: Int32, write: Int32)? {
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else { return nil }
+        _ = shutdown(fds[0], Int32(SHUT_WR))
+        _ = shutdown(fds[1], Int32(SHUT_RD))
+        return (fds[0], fds[1])
+    }
+
     /// Why a read failed: the `errno` value.
     public struct Failure: Error, Equatable, CustomStringConvertible {
         /// The `errno` value.

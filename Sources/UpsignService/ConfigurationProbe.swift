@@ -29,24 +29,21 @@ public struct ConfigurationProbe: Sendable {
     /// text), else how it died. A child that cannot be started is reported too: a worker that
     /// cannot check a new file must not parse it in-process.
     public func check(_ text: String) -> String? {
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { return "pipe: \(String(cString: strerror(errno)))" }
-        // Close-on-exec: the child gets the read end only as its stdin (dup2 clears the flag).
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        // Close-on-exec from the start: the child gets the read end only as its stdin (dup2
+        // clears the flag), and no process another thread spawns gets either end.
+        guard let input = FD.closeOnExecPipe() else { return "pipe: \(String(cString: strerror(errno)))" }
+        let (readEnd, writeEnd) = input
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         // The child's stdout is a pipe whose only write end it holds: its exit is this pipe's
         // end-of-file, which `poll` waits for without polling the child's status.
-        var exitFDs: [Int32] = [-1, -1]
-        guard pipe(&exitFDs) == 0 else {
+        guard let exitChannel = FD.closeOnExecPipe() else {
             close(readEnd)
             close(writeEnd)
             return "pipe: \(String(cString: strerror(errno)))"
         }
-        for fd in exitFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let (exitRead, exitWrite) = (exitFDs[0], exitFDs[1])
+        let (exitRead, exitWrite) = exitChannel
         defer { close(exitRead) }
         posix_spawn_file_actions_adddup2(&actions, readEnd, 0)
         posix_spawn_file_actions_adddup2(&actions, exitWrite, 1)

@@ -73,3 +73,17 @@ struct SystemCallsTests {
         #expect(ran.load(ordering: .relaxed) == 2)
     }
 }
+
+/// The close-on-exec channel the configuration probe talks to its child through.
+struct CloseOnExecPipeTests {
+    @Test func bothEndsAreCloseOnExecAndBytesFlowOneWay() throws {
+        let p = try #require(FD.closeOnExecPipe())
+        defer { close(p.read) }
+        #expect(fcntl(p.read, F_GETFD) & FD_CLOEXEC != 0 && fcntl(p.write, F_GETFD) & FD_CLOEXEC != 0)
+        #expect(FD.writeAll(p.write, Array("probe".utf8)))
+        // The read end carries nothing back (MSG_NOSIGNAL: no SIGPIPE for the test process).
+        #expect(send(p.read, [1], 1, Int32(MSG_NOSIGNAL)) == -1 && errno == EPIPE)
+        close(p.write)
+        #expect(FD.readAll(p.read, limit: 64) == .success(Array("probe".utf8)))
+    }
+}
