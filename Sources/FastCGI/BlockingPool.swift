@@ -78,7 +78,7 @@ final class BlockingPool: @unchecked Sendable {
     }
 
     private func startThread() {
-        guard let thread = Threads.spawn(stackSize: stackSize, { self.work() }) else {
+        guard case .success(let thread) = Threads.start(stackSize: stackSize, { self.work() }) else {
             // No thread: the job waits for one that exists, or for the next start.
             locked { started -= 1 }
             return

@@ -123,14 +123,15 @@ public final class FastCGIServer: Sendable {
 
         var threads: [pthread_t] = []
         for loop in core.loops {
-            var created: Int32 = 0
-            guard let thread = Threads.spawn(stackSize: core.configuration.stackSize, failure: &created, { loop.run() }) else {
+            switch Threads.start(stackSize: core.configuration.stackSize, { loop.run() }) {
+            case .success(let thread):
+                threads.append(thread)
+            case .failure(let failure):
                 beginShutdown()
                 for t in threads { pthread_join(t, nil) }
                 core.pool.stop()
-                throw .threadCreate(errno: created)
+                throw .threadCreate(errno: failure.code)
             }
-            threads.append(thread)
         }
         for t in threads { pthread_join(t, nil) }
         core.pool.stop()

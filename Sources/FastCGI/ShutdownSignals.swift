@@ -30,7 +30,7 @@ public enum ShutdownSignals {
 
     /// Starts a thread that calls `onEvent` for each handled signal, forever.
     public static func startWaiter(_ onEvent: @escaping @Sendable (Event) -> Void) {
-        Threads.spawn(detached: true) {
+        Threads.startDetached {
             var set = sigset_t()
             sigemptyset(&set)
             for s in ShutdownSignals.handled { sigaddset(&set, s) }

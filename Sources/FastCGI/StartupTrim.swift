@@ -13,7 +13,7 @@ public enum StartupTrim {
 
     /// Starts a detached thread that trims once, `delay` seconds from now.
     public static func schedule(afterSeconds delay: UInt32 = 3) {
-        Threads.spawn(detached: true) {
+        Threads.startDetached {
             sleep(delay)
             trimNow()
         }

@@ -71,7 +71,7 @@ public final class BatchedLineWriter: Sendable {
         }
         wake = .allocate(capacity: 1)
         sem_init(wake, 0, 0)
-        Threads.spawn(stackSize: 128 * 1024, detached: true) { [self] in writeInBatches() }
+        Threads.startDetached(stackSize: 128 * 1024) { [self] in writeInBatches() }
     }
 
     /// Appends `line` (which ends in a newline). `urgent`: written before this returns.

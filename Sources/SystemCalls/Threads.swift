@@ -2,15 +2,27 @@ import Glibc
 
 /// Starting threads: the one place a Swift closure crosses `pthread_create`.
 public enum Threads {
-    /// Starts a thread running `body`, with a stack of `stackSize` bytes (nil: the system's
-    /// default); returns it for `pthread_join`, or nil (with `errno`-style code in
-    /// `failure`) when no thread could be made. `detached`: nobody joins it; nil is returned
-    /// on success too.
+    /// Starts a joinable thread running `body`, with a stack of `stackSize` bytes (nil: the
+    /// system's default): the thread to `pthread_join`, or `pthread_create`'s error number.
+    public static func start(stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) -> Result<pthread_t, Failure> {
+        create(stackSize: stackSize, detached: false, body)
+    }
+
+    /// Starts a thread nobody joins, running `body` (a thread meant to run until the process
+    /// ends); false when none could be made.
     @discardableResult
-    public static func spawn(
-        stackSize: Int? = nil, detached: Bool = false, failure: UnsafeMutablePointer<Int32>? = nil,
-        _ body: @escaping @Sendable () -> Void
-    ) -> pthread_t? {
+    public static func startDetached(stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) -> Bool {
+        if case .success = create(stackSize: stackSize, detached: true, body) { return true }
+        return false
+    }
+
+    /// Why no thread was made: `pthread_create`'s error number.
+    public struct Failure: Error, Equatable {
+        /// The error number (`EAGAIN`, ...).
+        public let code: Int32
+    }
+
+    private static func create(stackSize: Int?, detached: Bool, _ body: @escaping @Sendable () -> Void) -> Result<pthread_t, Failure> {
         final class Box {
             let body: @Sendable () -> Void
             init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -30,9 +42,8 @@ public enum Threads {
             }, box.toOpaque())
         guard rc == 0 else {
             box.release()
-            failure?.pointee = rc
-            return nil
+            return .failure(Failure(code: rc))
         }
-        return detached ? nil : thread
+        return .success(thread)
     }
 }

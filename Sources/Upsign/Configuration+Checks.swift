@@ -94,7 +94,7 @@ extension Configuration {
                 notes.append(
                     "callback.forward: \(socket) does not exist yet; verified callbacks get 502 forward_failed until the application listens there")
             }
-            if forward.unixSocket == nil, forward.url.hasPrefix("http://"), !Self.isLoopbackURL(forward.url) {
+            if forward.isPlainHTTPToAnotherHost {
                 notes.append(
                     "callback.forward: \(forward.url) is plain HTTP to another host: uploads travel in the clear, and whoever can post to that URL can add records; prefer a unix socket, loopback or https"
                 )
@@ -106,13 +106,6 @@ extension Configuration {
             )
         }
         return notes
-    }
-
-    /// True for an `http://` URL whose host is `localhost`, `127.x.x.x` or `[::1]`.
-    static func isLoopbackURL(_ url: String) -> Bool {
-        let authority = url.dropFirst("http://".count).prefix { $0 != "/" }
-        let host = authority.hasPrefix("[") ? String(authority.prefix { $0 != "]" }) + "]" : String(authority.prefix { $0 != ":" })
-        return host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     private static func directory(of path: String) -> String {

@@ -8,8 +8,17 @@ public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
     public let url: String
     /// The unix socket connected to instead of the URL's host, if any.
     public let unixSocket: String?
+    /// The URL's host (`[::1]` with its brackets), or nil for a unix socket.
+    public let host: String?
     /// The value as configured.
     public let description: String
+
+    /// True when the uploads travel in the clear to another machine: plain `http://` to a host
+    /// other than `localhost`, `127.x.x.x` or `[::1]`.
+    public var isPlainHTTPToAnotherHost: Bool {
+        guard let host, url.hasPrefix("http://") else { return false }
+        return !(host == "localhost" || host == "[::1]" || host.hasPrefix("127."))
+    }
 
     /// The target `text` names, or why it names none.
     public static func parse(_ text: String) -> Result<ForwardTarget, ConfigurationError> {
@@ -29,7 +38,7 @@ public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
                 return refuse("the socket must be an absolute path of at most 107 bytes: " + usage)
             }
             guard path.hasPrefix("/") else { return refuse("the request path must start with '/': " + usage) }
-            return .success(ForwardTarget(url: "http://localhost" + path, unixSocket: socket, description: text))
+            return .success(ForwardTarget(url: "http://localhost" + path, unixSocket: socket, host: nil, description: text))
         }
         let rest: Substring
         if text.hasPrefix("http://") {
@@ -53,6 +62,7 @@ public struct ForwardTarget: Sendable, Equatable, CustomStringConvertible {
                 let port = Int(digits), (1...65535).contains(port)
             else { return refuse("the URL's port must be a number from 1 to 65535: " + usage) }
         }
-        return .success(ForwardTarget(url: text, unixSocket: nil, description: text))
+        let host = authority.dropLast(afterHost.count)
+        return .success(ForwardTarget(url: text, unixSocket: nil, host: String(host), description: text))
     }
 }

@@ -9,7 +9,7 @@ public enum CredentialWatcher {
     /// Starts a thread that checks the store `store()` gives (the current configuration's) every
     /// `interval` microseconds, forever.
     public static func start(_ store: @escaping @Sendable () -> CredentialStore, logger: Logger, interval: UInt32 = 250_000) {
-        Threads.spawn(detached: true) {
+        Threads.startDetached {
             while true {
                 usleep(interval)
                 log(store().reloadChangedFiles(), logger)

@@ -11,20 +11,20 @@ struct SystemCallsTests {
         return (fds[0], fds[1])
     }
 
-    @Test func aWholeBufferIsWrittenAndReadBack() {
+    @Test func aWholeBufferIsWrittenAndReadBack() throws {
         let p = pipePair()
         defer { close(p.read) }
         let bytes = (0..<50_000).map { UInt8($0 & 0xFF) }
         // Larger than a pipe's buffer: a reader thread drains while the write goes on.
         let result = Mutex<[UInt8]?>(nil)
-        let reader = Threads.spawn {
+        let reader = try Threads.start {
             var got = [UInt8](repeating: 0, count: bytes.count)
             let ok = got.withUnsafeMutableBytes { FD.read(p.read, exactly: bytes.count, into: $0) }
             result.withLock { $0 = ok ? got : nil }
-        }
+        }.get()
         #expect(FD.writeAll(p.write, bytes))
         close(p.write)
-        pthread_join(reader!, nil)
+        pthread_join(reader, nil)
         #expect(result.withLock { $0 } == bytes)
     }
 
@@ -59,15 +59,15 @@ struct SystemCallsTests {
         #expect(failed == -1 && errno == EBADF)
     }
 
-    @Test func aDetachedThreadRunsAndAJoinableOneIsReturned() {
+    @Test func aDetachedThreadRunsAndAJoinableOneIsReturned() throws {
         let ran = Atomic<Int>(0)
         let done = Mutex(false)
-        #expect(Threads.spawn(detached: true) { ran.add(1, ordering: .relaxed) } == nil)
-        let t = Threads.spawn(stackSize: 256 * 1024) {
+        #expect(Threads.startDetached { ran.add(1, ordering: .relaxed) })
+        let t = try Threads.start(stackSize: 256 * 1024) {
             ran.add(1, ordering: .relaxed)
             done.withLock { $0 = true }
-        }
-        pthread_join(t!, nil)
+        }.get()
+        pthread_join(t, nil)
         #expect(done.withLock { $0 })
         for _ in 0..<1000 where ran.load(ordering: .relaxed) < 2 { usleep(1000) }
         #expect(ran.load(ordering: .relaxed) == 2)

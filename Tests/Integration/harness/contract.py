@@ -109,6 +109,18 @@ def expand_key(template: str, *, user: str | None, uuid: str, ext: str, now: dt.
     return re.sub(r"\{([a-z]+)\}", lambda m: values[m.group(1)], template)
 
 
+def check_key(key: str, template: str, *, user: str | None, uuid: str | None, filename: str | None,
+              issued: dt.datetime, profile_name: str) -> None:
+    """Asserts `key` is the template's result for this request (the uuid read from the key when
+    not given)."""
+    if uuid is None:
+        m = re.search(UUID4_RE, key)
+        assert m, f"no lowercase v4 uuid in key {key!r}"
+        uuid = m.group(0)
+    expected = expand_key(template, user=user, uuid=uuid, ext=ext_of(filename), now=issued, profile_name=profile_name)
+    assert key == expected, f"key {key!r} != template result {expected!r}"
+
+
 def ext_of(filename: str | None) -> str:
     """`{ext}` per the contract: "." + lowercased extension; "" without filename/extension."""
     if not filename or "." not in filename:
@@ -229,13 +241,8 @@ def check_signed(body: dict, *, fmt: str, prof: dict, profile_name: str,
             f"expiresAt {body['expiresAt']} != policy expiration {policy['expiration']}"
 
     # Key from the template.
-    if uuid is None:
-        m = re.search(UUID4_RE, key)
-        assert m, f"no lowercase v4 uuid in key {key!r}"
-        uuid = m.group(0)
-    expected_key = expand_key(prof["key"], user=user, uuid=uuid, ext=ext_of(filename),
-                              now=issued, profile_name=profile_name)
-    assert key == expected_key, f"key {key!r} != template result {expected_key!r}"
+    check_key(key, prof["key"], user=user, uuid=uuid, filename=filename, issued=issued,
+              profile_name=profile_name)
 
     conds = policy["conditions"]
     assert isinstance(conds, list)

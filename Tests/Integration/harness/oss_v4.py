@@ -9,7 +9,7 @@ import datetime as dt
 import re
 
 import oracle
-from harness.contract import UUID4_RE, evaluate_policy, expand_key, ext_of, parse_iso, pinned_content_type
+from harness.contract import check_key, evaluate_policy, parse_iso, pinned_content_type
 from harness.credentials import AKID, SECRET
 from harness.differential import fmt_ms
 from harness.rules import content_disposition
@@ -117,13 +117,8 @@ def check_v4(body: dict, *, prof: dict, profile_name: str, akid: str = AKID, sec
     assert abs((parse_iso(body["expiresAt"]) - expiration).total_seconds()) < 0.001, \
         f"expiresAt {body['expiresAt']} != policy expiration {policy['expiration']}"
 
-    if uuid is None:
-        m = re.search(UUID4_RE, key)
-        assert m, f"no lowercase v4 uuid in key {key!r}"
-        uuid = m.group(0)
-    want_key = expand_key(prof["key"], user=user, uuid=uuid, ext=ext_of(filename),
-                                  now=issued, profile_name=profile_name)
-    assert key == want_key, f"key {key!r} != template result {want_key!r}"
+    check_key(key, prof["key"], user=user, uuid=uuid, filename=filename, issued=issued,
+              profile_name=profile_name)
 
     lo_size, hi_size = (size, size) if size is not None else \
         (prof.get("min_size", 0), prof.get("max_size", 1048576000))
