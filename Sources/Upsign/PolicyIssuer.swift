@@ -21,10 +21,20 @@ public final class PolicyIssuer: Sendable {
     /// decided once: the configuration reader already refused such a profile, and a `Profile`
     /// built in code is held to the same rules here without checking them per request.
     let refusedShapes: [ResponseFormat: String]
+    /// What the request path needs of the profile's store, taken once from its descriptor
+    /// (`Provider.store` builds the whole descriptor on each call): its form vocabulary, its
+    /// signer, and the region signed for (the store's default when the profile names none).
+    let vocabulary: FormVocabulary
+    private let makeSigner: Store.MakeSigner
+    private let region: String
 
     /// Creates an issuer for `profile`.
     public init(profile: Profile) {
         self.profile = profile
+        let store = profile.provider.store
+        vocabulary = store.vocabulary
+        makeSigner = store.makeSigner
+        region = profile.region ?? store.defaultRegion ?? ""
         var refused: [ResponseFormat: String] = [:]
         for f in ResponseFormat.allCases { refused[f] = profile.problem(answering: f) }
         refusedShapes = refused
@@ -107,7 +117,7 @@ public final class PolicyIssuer: Sendable {
         var status: Int?
         var pinned: [SignedPostForm.Field] = []
         if format.handsOverFields {
-            if profile.provider.store.vocabulary.hasStandardFields {
+            if vocabulary.hasStandardFields {
                 let type = p.contentType ?? ContentType.forExtension(ext)
                 guard profile.allows(contentType: type) else {
                     return .failure(.missingParameter("contentType", "this profile accepts only " + profile.contentTypes.joined(separator: ", ")))
@@ -118,7 +128,7 @@ public final class PolicyIssuer: Sendable {
                 // against mimeLimit, which takes a list (see below).
                 contentType = p.contentType
             }
-            status = profile.provider.store.vocabulary.hasStandardFields ? profile.pins.successActionStatus : nil
+            status = vocabulary.hasStandardFields ? profile.pins.successActionStatus : nil
             switch pinnedFields(p, ext: ext) {
             case .success(let f): pinned = f
             case .failure(let e): return .failure(e)
@@ -181,7 +191,7 @@ public final class PolicyIssuer: Sendable {
     /// The profile's further fields, named as its store names them, in a fixed order, and the
     /// client's metadata it lists.
     func pinnedFields(_ p: PolicyParameters, ext: String) -> Result<[SignedPostForm.Field], APIError> {
-        let names = profile.provider.store.vocabulary
+        let names = vocabulary
         var fields: [SignedPostForm.Field] = []
         if let cc = profile.pins.cacheControl { fields.append(.init("Cache-Control", cc)) }
         if let d = profile.pins.contentDisposition {
@@ -222,9 +232,7 @@ public final class PolicyIssuer: Sendable {
     /// The signer for this profile's store and scheme (V4 keys come from `keys`, kept per
     /// credentials `generation`).
     public func signer(credentials: Credentials, keys: SigningKeyCache? = nil, generation: UInt64 = 0) -> any PostSigner {
-        let cache = keys.map { (cache: $0, generation: generation) }
-        let store = profile.provider.store
-        return store.makeSigner(credentials, profile.signature, profile.region ?? store.defaultRegion ?? "", cache)
+        makeSigner(credentials, profile.signature, region, keys.map { (cache: $0, generation: generation) })
     }
 
     /// Signs `upload` with `credentials`; the answer body in `format`.
